@@ -1,0 +1,62 @@
+# Every target sets itself up: a fresh clone needs only python3 (>= 3.11),
+# and, for tests and the local stack, gcloud's Firestore and Pub/Sub emulators and Java.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
+SEEDS ?= 200
+
+.PHONY: setup lock test unit lint fmt typecheck dev demo bench chaos plan deploy infra-check clean
+
+setup: $(STAMP)
+
+# Re-installs only when the pinned requirements change, so a second run is instant.
+$(STAMP): requirements-dev.txt requirements.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements-dev.txt
+	@touch $@
+	@echo "setup: $(VENV) ready"
+
+# Regenerates the pinned requirements from pyproject.toml (not part of CI).
+lock: setup
+	$(BIN)/uv pip compile -q --python-version 3.11 pyproject.toml -o requirements.txt
+	$(BIN)/uv pip compile -q --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.txt
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+dev: setup
+	$(BIN)/python -m emulator.stack
+
+demo: setup
+	$(BIN)/python -m emulator.demo
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+chaos: setup
+	$(BIN)/python -m tests.chaos --seeds $(SEEDS)
+
+plan:
+	cd infra && terraform init && terraform plan -var-file=terraform.tfvars
+
+deploy:
+	cd infra && terraform init && terraform apply -var-file=terraform.tfvars
+
+clean:
+	rm -rf $(VENV) .local .bench .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,171 @@
+"""Settings read from the environment into one typed, immutable object.
+
+Every variable the deployed functions read is declared here, once, so that the
+Terraform contract test can check that infra sets exactly these names. A missing
+or malformed variable raises `SettingsError` naming it, at first use rather than
+at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+AuthMode = Literal["delegation", "refresh_token"]
+_T = TypeVar("_T")
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed."""
+
+
+def _env(name: str, *, secret: bool = False, required: bool = False) -> dict[str, Any]:
+    return {"env": name, "secret": secret, "required": required}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of every function; field metadata names the variable."""
+
+    project: str = field(metadata=_env("GOOGLE_CLOUD_PROJECT", required=True))
+    """Cloud project that owns the topics and the Firestore database."""
+
+    auth_mode: AuthMode = field(default="delegation", metadata=_env("AUTH_MODE"))
+    """How user credentials are made: domain-wide `delegation` or stored `refresh_token`."""
+
+    delegation_service_account: str = field(
+        default="", metadata=_env("DELEGATION_SERVICE_ACCOUNT")
+    )
+    """Service account whose domain-wide delegation impersonates users (delegation mode)."""
+
+    oauth_client_id: str = field(default="", metadata=_env("OAUTH_CLIENT_ID"))
+    oauth_client_secret: str = field(
+        default="", repr=False, metadata=_env("OAUTH_CLIENT_SECRET", secret=True)
+    )
+    token_encryption_key: str = field(
+        default="", repr=False, metadata=_env("TOKEN_ENCRYPTION_KEY", secret=True)
+    )
+    """Fernet key that encrypts stored refresh tokens (refresh_token mode)."""
+
+    calendar_api_root: str = field(
+        default="https://www.googleapis.com/", metadata=_env("CALENDAR_API_ROOT")
+    )
+    meet_api_root: str = field(
+        default="https://meet.googleapis.com/", metadata=_env("MEET_API_ROOT")
+    )
+    oauth_token_uri: str = field(
+        default="https://oauth2.googleapis.com/token", metadata=_env("OAUTH_TOKEN_URI")
+    )
+    iam_credentials_root: str = field(
+        default="https://iamcredentials.googleapis.com/", metadata=_env("IAM_CREDENTIALS_ROOT")
+    )
+
+    firestore_database: str = field(default="(default)", metadata=_env("FIRESTORE_DATABASE"))
+    changes_topic: str = field(default="calendar-changes", metadata=_env("CHANGES_TOPIC"))
+    meeting_events_topic: str = field(
+        default="meeting-events", metadata=_env("MEETING_EVENTS_TOPIC")
+    )
+
+    webhook_url: str = field(default="", metadata=_env("WEBHOOK_URL"))
+    """Public address Google pushes calendar notifications to."""
+    channel_ttl_seconds: int = field(default=604_800, metadata=_env("CHANNEL_TTL_SECONDS"))
+    renew_window_seconds: int = field(default=172_800, metadata=_env("RENEW_WINDOW_SECONDS"))
+    """Channels expiring within this window get a replacement."""
+    channel_overlap_seconds: int = field(default=300, metadata=_env("CHANNEL_OVERLAP_SECONDS"))
+    """How long an old channel stays live next to its replacement."""
+
+    full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
+    """A full sync lists events ending after now minus this many days."""
+    lease_seconds: int = field(default=120, metadata=_env("LEASE_SECONDS"))
+    max_message_age_seconds: int = field(
+        default=86_400, metadata=_env("MAX_MESSAGE_AGE_SECONDS")
+    )
+    api_retries: int = field(default=5, metadata=_env("API_RETRIES"))
+
+    conference_wait_seconds: float = field(
+        default=8.0, metadata=_env("CONFERENCE_WAIT_SECONDS")
+    )
+    """Budget create_meeting spends waiting for a conference to leave `pending`."""
+    max_attendees: int = field(default=100, metadata=_env("MAX_ATTENDEES"))
+    max_body_bytes: int = field(default=65_536, metadata=_env("MAX_BODY_BYTES"))
+
+    log_level: str = field(default="INFO", metadata=_env("LOG_LEVEL"))
+
+    @classmethod
+    def env_names(cls) -> frozenset[str]:
+        """Every environment variable this object reads."""
+        return frozenset(f.metadata["env"] for f in dataclasses.fields(cls))
+
+    @classmethod
+    def secret_env_names(cls) -> frozenset[str]:
+        """Variables that carry secrets (deployed from Secret Manager, never logged)."""
+        return frozenset(f.metadata["env"] for f in dataclasses.fields(cls) if f.metadata["secret"])
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every variable; raise `SettingsError` naming the bad one."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name: str = f.metadata["env"]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                if f.metadata["required"]:
+                    raise SettingsError(f"{name} is required but not set")
+                continue
+            values[f.name] = _PARSERS.get(f.type if isinstance(f.type, str) else "", str)(
+                name, raw
+            )
+        settings = cls(**values)
+        settings._check()
+        return settings
+
+    def _check(self) -> None:
+        if self.auth_mode not in ("delegation", "refresh_token"):
+            raise SettingsError(
+                f"AUTH_MODE must be 'delegation' or 'refresh_token', got {self.auth_mode!r}"
+            )
+        if self.auth_mode == "delegation" and not self.delegation_service_account:
+            raise SettingsError("DELEGATION_SERVICE_ACCOUNT is required when AUTH_MODE=delegation")
+        if self.auth_mode == "refresh_token":
+            for name, value in (
+                ("OAUTH_CLIENT_ID", self.oauth_client_id),
+                ("OAUTH_CLIENT_SECRET", self.oauth_client_secret),
+                ("TOKEN_ENCRYPTION_KEY", self.token_encryption_key),
+            ):
+                if not value:
+                    raise SettingsError(f"{name} is required when AUTH_MODE=refresh_token")
+        for name, url in (
+            ("CALENDAR_API_ROOT", self.calendar_api_root),
+            ("MEET_API_ROOT", self.meet_api_root),
+            ("OAUTH_TOKEN_URI", self.oauth_token_uri),
+            ("IAM_CREDENTIALS_ROOT", self.iam_credentials_root),
+        ):
+            if not url.startswith(("https://", "http://")):
+                raise SettingsError(f"{name} must be an http(s) URL, got {url!r}")
+        if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
+            raise SettingsError(f"WEBHOOK_URL must be an http(s) URL, got {self.webhook_url!r}")
+        if self.channel_overlap_seconds >= self.renew_window_seconds:
+            raise SettingsError("CHANNEL_OVERLAP_SECONDS must be less than RENEW_WINDOW_SECONDS")
+
+
+def _number(kind: Callable[[str], _T], positive: bool = True) -> Callable[[str, str], _T]:
+    def parse(name: str, raw: str) -> _T:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if positive and value <= 0:  # type: ignore[operator]
+            raise SettingsError(f"{name} must be positive, got {raw!r}")
+        return value
+
+    return parse
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "int": _number(int),
+    "float": _number(float),
+}
