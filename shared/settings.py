@@ -36,9 +36,7 @@ class Settings:
     auth_mode: AuthMode = field(default="delegation", metadata=_env("AUTH_MODE"))
     """How user credentials are made: domain-wide `delegation` or stored `refresh_token`."""
 
-    delegation_service_account: str = field(
-        default="", metadata=_env("DELEGATION_SERVICE_ACCOUNT")
-    )
+    delegation_service_account: str = field(default="", metadata=_env("DELEGATION_SERVICE_ACCOUNT"))
     """Service account whose domain-wide delegation impersonates users (delegation mode)."""
 
     oauth_client_id: str = field(default="", metadata=_env("OAUTH_CLIENT_ID"))
@@ -80,14 +78,10 @@ class Settings:
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""
     lease_seconds: int = field(default=120, metadata=_env("LEASE_SECONDS"))
-    max_message_age_seconds: int = field(
-        default=86_400, metadata=_env("MAX_MESSAGE_AGE_SECONDS")
-    )
+    max_message_age_seconds: int = field(default=86_400, metadata=_env("MAX_MESSAGE_AGE_SECONDS"))
     api_retries: int = field(default=5, metadata=_env("API_RETRIES"))
 
-    conference_wait_seconds: float = field(
-        default=8.0, metadata=_env("CONFERENCE_WAIT_SECONDS")
-    )
+    conference_wait_seconds: float = field(default=8.0, metadata=_env("CONFERENCE_WAIT_SECONDS"))
     """Budget create_meeting spends waiting for a conference to leave `pending`."""
     max_attendees: int = field(default=100, metadata=_env("MAX_ATTENDEES"))
     max_body_bytes: int = field(default=65_536, metadata=_env("MAX_BODY_BYTES"))
@@ -116,9 +110,8 @@ class Settings:
                 if f.metadata["required"]:
                     raise SettingsError(f"{name} is required but not set")
                 continue
-            values[f.name] = _PARSERS.get(f.type if isinstance(f.type, str) else "", str)(
-                name, raw
-            )
+            parse = _PARSERS.get(f.type if isinstance(f.type, str) else "", _text)
+            values[f.name] = parse(name, raw)
         settings = cls(**values)
         settings._check()
         return settings
@@ -163,6 +156,10 @@ def _number(kind: Callable[[str], _T], positive: bool = True) -> Callable[[str, 
         return value
 
     return parse
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {

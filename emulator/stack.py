@@ -1,0 +1,439 @@
+"""The local stack: Firestore and Pub/Sub emulators, the workspace emulator, every function.
+
+Used by `make dev` (foreground, until Ctrl-C or SIGTERM) and by the pytest
+fixtures. Every process gets a free port and its own process group; readiness
+is probed, never slept for; the worker is fed by a Pub/Sub push subscription as
+in the cloud; and everything started is stopped on exit or on a failed start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.domain.models import User
+from shared.store.firestore import Store
+from shared.wiring import firestore_client
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+PROJECT = "meetsync-local"
+FUNCTIONS: tuple[str, ...] = (
+    "calendar_webhook",
+    "sync_worker",
+    "create_meeting",
+    "watch_calendar",
+    "renew_channels",
+    "import_events",
+)
+TOPICS = ("calendar-changes", "calendar-changes-dead-letter", "meeting-events")
+WORKER_SUBSCRIPTION = "sync-worker"
+DEAD_LETTER_SUBSCRIPTION = "calendar-changes-dead-letter"
+EVENTS_SUBSCRIPTION = "meeting-events-observer"
+DEMO_USERS = ("alice@example.com", "bob@example.com")
+DELEGATION_SA = "meetsync-delegation@meetsync-local.iam.gserviceaccount.com"
+START_TIMEOUT = 90.0
+
+
+class StackError(RuntimeError):
+    """A piece of the stack did not start; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http(method: str, url: str, body: Any = None, *, timeout: float = 10.0) -> tuple[int, bytes]:
+    """A tiny JSON HTTP client for control calls (stdlib, so it runs before set-up)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll `check` until it is true; raise StackError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} not ready after {timeout:.0f}s")
+        time.sleep(interval)
+
+
+@dataclass
+class Proc:
+    """One child process in its own process group, logging to a file."""
+
+    name: str
+    args: Sequence[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            list(self.args),
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the whole group (gcloud starts Java children), then SIGKILL if needed."""
+        if self.popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+        # Java grandchildren may outlive the group leader: sweep the group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+
+    def fail(self, why: str) -> StackError:
+        tail = ""
+        with contextlib.suppress(OSError):
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+        return StackError(f"{self.name}: {why} (log {self.log_path}):\n{tail}")
+
+
+def _probe_http(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            http("GET", url, timeout=2.0)
+        except (OSError, urllib.error.URLError):
+            return False
+        return True  # any HTTP answer means the server is serving
+
+    return check
+
+
+@dataclass
+class Stack:
+    """Handles to a running local stack; `stack.json` is its public description."""
+
+    project: str = PROJECT
+    with_workspace: bool = True
+    with_functions: bool = True
+    functions: Sequence[str] = FUNCTIONS
+    log_dir: Path = LOCAL / "logs"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, Proc] = field(default_factory=dict)
+    firestore_host: str = ""
+    pubsub_host: str = ""
+    workspace_url: str = ""
+    function_urls: dict[str, str] = field(default_factory=dict)
+    users: list[dict[str, str]] = field(default_factory=list)
+    started_in: float = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        began = time.monotonic()
+        try:
+            self._start_google_emulators()
+            self.create_topics()
+            if self.with_workspace:
+                self.add_workspace()
+            if self.with_functions:
+                self.add_functions()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        return self
+
+    def add_workspace(self) -> None:
+        """Start the workspace emulator (if not running) and seed the demo users."""
+        if "workspace" not in self.procs:
+            self._start_workspace()
+            self.seed_users()
+
+    def add_functions(self) -> None:
+        """Start every function (if not running) and the push subscription feeding the worker."""
+        if not self.function_urls:
+            self._start_functions()
+            self.create_worker_subscription()
+
+    def stop(self) -> None:
+        procs = list(self.procs.values())
+        threads = [threading.Thread(target=p.stop) for p in reversed(procs)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.procs.clear()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+        proc = Proc(name, args, {**os.environ, **(env or {})}, self.log_dir / f"{name}.log")
+        self.procs[name] = proc
+        proc.start()
+        return proc
+
+    def _wait(self, proc: Proc, url: str) -> None:
+        probe = _probe_http(url)
+
+        def ready() -> bool:
+            if not proc.alive():
+                raise proc.fail("exited during start-up")
+            return probe()
+
+        try:
+            wait_until(ready, timeout=START_TIMEOUT, what=proc.name)
+        except StackError:
+            raise proc.fail("did not become ready") from None
+
+    def _start_google_emulators(self) -> None:
+        fs_port, ps_port = free_port(), free_port()
+        self.firestore_host = f"127.0.0.1:{fs_port}"
+        self.pubsub_host = f"127.0.0.1:{ps_port}"
+        gcloud = os.environ.get("GCLOUD", "gcloud")
+        fs = self._spawn(
+            "firestore",
+            [gcloud, "emulators", "firestore", "start", f"--host-port={self.firestore_host}"],
+        )
+        ps = self._spawn(
+            "pubsub",
+            [
+                gcloud, "beta", "emulators", "pubsub", "start",
+                f"--host-port={self.pubsub_host}", f"--project={self.project}",
+            ],
+        )  # fmt: skip
+        self._wait(fs, f"http://{self.firestore_host}/")
+        self._wait(ps, f"http://{self.pubsub_host}/")
+
+    def _start_workspace(self) -> None:
+        port = free_port()
+        self.workspace_url = f"http://127.0.0.1:{port}"
+        proc = self._spawn(
+            "workspace",
+            [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port)],
+        )
+        self._wait(proc, f"{self.workspace_url}/_emulator/health")
+
+    def function_env(self) -> dict[str, str]:
+        """The environment every function (and in-process test code) runs with locally."""
+        env = {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+            "AUTH_MODE": "delegation",
+            "DELEGATION_SERVICE_ACCOUNT": DELEGATION_SA,
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.workspace_url:
+            env.update(
+                {
+                    "CALENDAR_API_ROOT": f"{self.workspace_url}/",
+                    "MEET_API_ROOT": f"{self.workspace_url}/",
+                    "OAUTH_TOKEN_URI": f"{self.workspace_url}/token",
+                    "IAM_CREDENTIALS_ROOT": f"{self.workspace_url}/",
+                }
+            )
+        if "calendar_webhook" in self.function_urls:
+            env["WEBHOOK_URL"] = self.function_urls["calendar_webhook"]
+        env.update(self.extra_env)
+        return env
+
+    def _start_functions(self) -> None:
+        for name in self.functions:
+            self.function_urls[name] = f"http://127.0.0.1:{free_port()}"
+        env = self.function_env()
+        ff = str(Path(sys.executable).parent / "functions-framework")
+        started = []
+        for name in self.functions:
+            port = self.function_urls[name].rsplit(":", 1)[1]
+            args = [ff, "--target", name, "--source", "main.py", "--host", "127.0.0.1"]
+            started.append(self._spawn(name, [*args, "--port", port], env))
+        for proc in started:
+            self._wait(proc, f"{self.function_urls[proc.name]}/_ready")
+
+    # -- Pub/Sub resources (REST on the emulator) ----------------------------------------------
+
+    def _pubsub(self, method: str, path: str, body: Any = None) -> None:
+        status, text = http(
+            method, f"http://{self.pubsub_host}/v1/projects/{self.project}/{path}", body
+        )
+        if status >= 300 and status != 409:
+            raise StackError(f"pubsub {method} {path}: {status} {text[:300]!r}")
+
+    def create_topics(self) -> None:
+        for topic in TOPICS:
+            self._pubsub("PUT", f"topics/{topic}", {})
+        self._pubsub(
+            "PUT",
+            f"subscriptions/{DEAD_LETTER_SUBSCRIPTION}",
+            {"topic": f"projects/{self.project}/topics/calendar-changes-dead-letter"},
+        )
+        self._pubsub(
+            "PUT",
+            f"subscriptions/{EVENTS_SUBSCRIPTION}",
+            {
+                "topic": f"projects/{self.project}/topics/meeting-events",
+                "enableMessageOrdering": True,
+            },
+        )
+
+    def create_worker_subscription(self) -> None:
+        """Push subscription feeding the worker, shaped like the one Terraform makes."""
+        topic = f"projects/{self.project}/topics/calendar-changes"
+        self._pubsub(
+            "PUT",
+            f"subscriptions/{WORKER_SUBSCRIPTION}",
+            {
+                "topic": topic,
+                "pushConfig": {"pushEndpoint": f"{self.function_urls['sync_worker']}/{topic}"},
+                "ackDeadlineSeconds": 60,
+                "enableMessageOrdering": True,
+                "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+                "deadLetterPolicy": {
+                    "deadLetterTopic": f"{topic}-dead-letter",
+                    "maxDeliveryAttempts": 5,
+                },
+            },
+        )
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def reset_firestore(self) -> None:
+        url = (
+            f"http://{self.firestore_host}/emulator/v1/projects/{self.project}"
+            "/databases/(default)/documents"
+        )
+        status, text = http("DELETE", url)
+        if status >= 300:
+            raise StackError(f"firestore reset: {status} {text[:200]!r}")
+
+    def seed_users(self, emails: Sequence[str] = DEMO_USERS) -> None:
+        """Create demo users in the workspace emulator and register them in the product."""
+        self.users = []
+        with _env(self.function_env()):
+            store = Store(firestore_client(self.project, "(default)"))
+            for email in emails:
+                status, body = http(
+                    "POST", f"{self.workspace_url}/_emulator/users", {"email": email}
+                )
+                if status >= 300:
+                    raise StackError(f"seeding {email}: {status} {body[:200]!r}")
+                self.users.append(json.loads(body))
+                store.put_user(User(email=email, auth_mode="delegation"))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "firestore_emulator_host": self.firestore_host,
+            "pubsub_emulator_host": self.pubsub_host,
+            "workspace_emulator": self.workspace_url,
+            "functions": dict(self.function_urls),
+            "users": list(self.users),
+            "logs": str(self.log_dir),
+            "started_in_seconds": round(self.started_in, 2),
+        }
+
+    def write_description(self, path: Path = LOCAL / "stack.json") -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.describe(), indent=2) + "\n")
+        return path
+
+
+@contextlib.contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`make dev`: run the stack in the foreground until Ctrl-C or SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=LOCAL / "stack.json")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stack = Stack()
+    try:
+        stack.start()
+    except StackError as exc:
+        print(f"stack failed to start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        path = stack.write_description(args.out)
+        print(f"local stack up in {stack.started_in:.1f}s; description in {path}")
+        print(f"  firestore emulator   {stack.firestore_host}")
+        print(f"  pubsub emulator      {stack.pubsub_host}")
+        print(f"  workspace emulator   {stack.workspace_url}")
+        for name, url in stack.function_urls.items():
+            print(f"  {name:<20} {url}")
+        for user in stack.users:
+            print(f"  user                 {user['email']}")
+        print(f"  logs                 {stack.log_dir}")
+        print("Ctrl-C stops everything.", flush=True)
+        while not stop.wait(0.5):
+            dead = [p.name for p in stack.procs.values() if not p.alive()]
+            if dead:
+                print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
+                return 1
+        return 0
+    finally:
+        stack.stop()
+        print("local stack stopped", flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""Everything the emulator holds, behind one lock.
+
+Calendars keep an append-only change history (sequence numbers), so incremental sync
+is a walk over the changes since a token rather than a scan of every event, and
+each event caches its JSON text so large list pages are mostly string joins.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.clock import Clock
+from emulator.push import PushDispatcher
+from emulator.scheduler import Scheduler
+
+JSON = dict[str, Any]
+
+DEFAULT_CONFIG: JSON = {
+    "conference_delay_ms": 300,
+    "conference_outcome": "success",
+    "channel_max_ttl_seconds": 2_592_000,
+    "sync_token_max_age_seconds": None,
+    "access_token_ttl_seconds": 3600,
+}
+
+
+@dataclass
+class StoredEvent:
+    """One stored event resource plus the indexes list and sync need."""
+
+    data: JSON
+    ordinal: int
+    change_seq: int = 0
+    start_ts: float = 0.0
+    end_ts: float = 0.0
+    updated_ts: float = 0.0
+    _json: str | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.data.get("status") == "cancelled")
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.data.get("recurrence"))
+
+    def json(self) -> str:
+        """Serialised once per write, reused by every read."""
+        if self._json is None:
+            self._json = json.dumps(self.data)
+        return self._json
+
+    def touch(self) -> None:
+        self._json = None
+
+
+@dataclass
+class CalendarData:
+    """A user's primary calendar: events, creation order, and change history."""
+
+    id: str
+    owner: str
+    uid: str = field(default_factory=lambda: secrets.token_hex(8))
+    resource_id: str = field(default_factory=lambda: secrets.token_urlsafe(20))
+    events: dict[str, StoredEvent] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    history_seqs: list[int] = field(default_factory=list)
+    history_ids: list[str] = field(default_factory=list)
+    by_ical: dict[str, str] = field(default_factory=dict)
+    exceptions: dict[str, set[str]] = field(default_factory=dict)
+    epoch: int = 0
+    last_seq: int = 0
+    updated_ts: float = 0.0
+
+
+@dataclass
+class User:
+    email: str
+    calendar: CalendarData
+    client_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class AccessToken:
+    email: str
+    expires: float
+    scope: str
+
+
+@dataclass
+class ConferenceRecord:
+    id: str
+    start_ts: float
+    end_ts: float | None = None
+    ended_by: str | None = None
+
+
+@dataclass
+class Space:
+    id: str
+    meeting_code: str
+    owner: str
+    config: JSON
+    created_ts: float
+    conferences: list[ConferenceRecord] = field(default_factory=list)
+
+    @property
+    def active(self) -> ConferenceRecord | None:
+        if self.conferences and self.conferences[-1].end_ts is None:
+            return self.conferences[-1]
+        return None
+
+
+@dataclass
+class Channel:
+    id: str
+    resource_id: str
+    resource_uri: str
+    token: str | None
+    address: str
+    expiration_ms: int
+    user: str
+    calendar_uid: str
+    number: int = 1
+    stopped: bool = False
+
+
+@dataclass
+class Fault:
+    status: int
+    reason: str | None
+    message: str | None
+    count: int | None
+    method: str | None
+    path: str | None
+    api: str | None
+
+
+@dataclass
+class RateLimit:
+    per_minute: int
+    status: int
+    hits: deque[float] = field(default_factory=deque)
+
+
+class Emulator:
+    """The whole emulated world; handlers mutate it while holding ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.scheduler = Scheduler(self.clock)
+        self.push = PushDispatcher(self.clock, self.channel_live)
+        self.signing_key = secrets.token_bytes(32)
+        self.signing_key_id = secrets.token_hex(20)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.config: JSON = dict(DEFAULT_CONFIG)
+        self.users: dict[str, User] = {}
+        self.calendars_by_uid: dict[str, CalendarData] = {}
+        self.refresh_tokens: dict[str, str] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.spaces: dict[str, Space] = {}
+        self.space_by_code: dict[str, str] = {}
+        self.channels: dict[str, Channel] = {}
+        self.faults: list[Fault] = []
+        self.rate_limits: dict[str, RateLimit] = {}
+        self.requests: list[JSON] = []
+        self.seq = 0
+        self.on_commit: list[Callable[[CalendarData, StoredEvent], None]] = []
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        self.push.shutdown()
+
+    def reset(self) -> None:
+        """Back to an empty world: users, data, channels, faults, config, clock, log."""
+        with self.lock:
+            self._clear()
+            self.scheduler.clear()
+            self.push.reset()
+            self.clock.reset()
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def channel_live(self, channel_id: str) -> bool:
+        """Whether a channel may still deliver (exists, not stopped, not expired)."""
+        with self.lock:
+            ch = self.channels.get(channel_id)
+            return bool(
+                ch and not ch.stopped and ch.expiration_ms > self.clock.now() * 1000
+            )
+
+    def notify_channels(self, cal: CalendarData, state: str = "exists") -> None:
+        """Queue a notification to every live channel watching ``cal``."""
+        now_ms = self.clock.now() * 1000
+        for ch in self.channels.values():
+            if ch.calendar_uid != cal.uid or ch.stopped or ch.expiration_ms <= now_ms:
+                continue
+            ch.number += self.push.number_step()
+            self.push.send(
+                channel_id=ch.id,
+                number=ch.number,
+                state=state,
+                address=ch.address,
+                resource_id=ch.resource_id,
+                resource_uri=ch.resource_uri,
+                token=ch.token,
+                expiration_ms=ch.expiration_ms,
+            )

@@ -1,0 +1,258 @@
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project that holds every resource (functions, topics, Firestore, secrets)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project id (6-30 lowercase letters, digits, hyphens)."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the functions, the source bucket and the Artifact Registry repository."
+  default     = "us-central1"
+}
+
+variable "scheduler_region" {
+  type        = string
+  description = "Region of the Cloud Scheduler jobs; null means var.region (set it where Cloud Scheduler is not offered in var.region)."
+  default     = null
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of function, service account, bucket, repository and scheduler job names."
+  default     = "meetsync"
+
+  validation {
+    # Service account ids are at most 30 characters: prefix + "-calendar-webhook" must fit.
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 3-13 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Extra labels put on every labelled resource (the provider's default_labels)."
+  default     = {}
+}
+
+variable "python_runtime" {
+  type        = string
+  description = "Cloud Functions runtime of every function."
+  default     = "python312"
+
+  validation {
+    condition     = contains(["python311", "python312"], var.python_runtime)
+    error_message = "python_runtime must be python311 or python312 (the versions the code is tested on)."
+  }
+}
+
+variable "auth_mode" {
+  type        = string
+  description = "How the functions act as Workspace users: `delegation` (domain-wide delegation through a keyless service account) or `refresh_token` (stored, encrypted OAuth refresh tokens)."
+  default     = "delegation"
+
+  validation {
+    condition     = contains(["delegation", "refresh_token"], var.auth_mode)
+    error_message = "auth_mode must be delegation or refresh_token."
+  }
+}
+
+variable "oauth_client_id" {
+  type        = string
+  description = "OAuth client id used to refresh user tokens (refresh_token mode; empty in delegation mode). Not a secret."
+  default     = ""
+}
+
+variable "oauth_client_secret_secret_id" {
+  type        = string
+  description = "Id of the Secret Manager secret holding the OAuth client secret (refresh_token mode). The value is added out of band with gcloud."
+  default     = "meetsync-oauth-client-secret"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.oauth_client_secret_secret_id))
+    error_message = "oauth_client_secret_secret_id must be a secret id (not a value, not a resource path)."
+  }
+}
+
+variable "token_encryption_key_secret_id" {
+  type        = string
+  description = "Id of the Secret Manager secret holding the Fernet key that encrypts stored refresh tokens (refresh_token mode). The value is added out of band with gcloud."
+  default     = "meetsync-token-encryption-key"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.token_encryption_key_secret_id))
+    error_message = "token_encryption_key_secret_id must be a secret id (not a value, not a resource path)."
+  }
+}
+
+variable "create_meeting_invokers" {
+  type        = list(string)
+  description = "IAM members (e.g. serviceAccount:app@p.iam.gserviceaccount.com) allowed to call create_meeting."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.create_meeting_invokers : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):", m))])
+    error_message = "create_meeting_invokers must be IAM members with a type prefix; allUsers and allAuthenticatedUsers are refused (only the webhook is public)."
+  }
+}
+
+variable "import_events_invokers" {
+  type        = list(string)
+  description = "IAM members allowed to call import_events."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.import_events_invokers : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):", m))])
+    error_message = "import_events_invokers must be IAM members with a type prefix; allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "operator_members" {
+  type        = list(string)
+  description = "IAM members (operators) allowed to call watch_calendar to watch or unwatch calendars."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.operator_members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):", m))])
+    error_message = "operator_members must be IAM members with a type prefix; allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "private_ingress" {
+  type        = string
+  description = "Ingress of the IAM-protected functions that callers outside Google Cloud may reach (create_meeting, import_events, watch_calendar). ALLOW_INTERNAL_ONLY when every caller sits in the project's VPC."
+  default     = "ALLOW_ALL"
+
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], var.private_ingress)
+    error_message = "private_ingress must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "max_instances" {
+  type = object({
+    calendar_webhook = optional(number, 50)
+    sync_worker      = optional(number, 20)
+    create_meeting   = optional(number, 20)
+    watch_calendar   = optional(number, 10)
+    renew_channels   = optional(number, 10)
+    import_events    = optional(number, 10)
+  })
+  description = "Maximum instances per function (each instance serves one request at a time); bounds cost and the load put on Calendar/Meet quotas."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for n in values(var.max_instances) : n >= 1 && n <= 100])
+    error_message = "Every max_instances value must be between 1 and 100."
+  }
+}
+
+variable "webhook_url" {
+  type        = string
+  description = "Address Google Calendar pushes notifications to. Empty means the webhook function's own https://REGION-PROJECT.cloudfunctions.net/NAME address; set it when a load balancer or custom domain fronts the webhook."
+  default     = ""
+
+  validation {
+    condition     = var.webhook_url == "" || startswith(var.webhook_url, "https://")
+    error_message = "webhook_url must be empty or an https:// URL (Google only pushes to HTTPS)."
+  }
+}
+
+variable "api_roots" {
+  type = object({
+    calendar        = optional(string)
+    meet            = optional(string)
+    oauth_token     = optional(string)
+    iam_credentials = optional(string)
+  })
+  description = "Overrides of the Google API endpoints (CALENDAR_API_ROOT, MEET_API_ROOT, OAUTH_TOKEN_URI, IAM_CREDENTIALS_ROOT). Null keeps the code's default (Google's public endpoints)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for u in values(var.api_roots) : u == null ? true : startswith(u, "https://")])
+    error_message = "api_roots values must be https:// URLs."
+  }
+}
+
+variable "tuning" {
+  type = object({
+    channel_ttl_seconds      = optional(number)
+    renew_window_seconds     = optional(number)
+    channel_overlap_seconds  = optional(number)
+    full_sync_days           = optional(number)
+    lease_seconds            = optional(number)
+    max_message_age_seconds  = optional(number)
+    api_retries              = optional(number)
+    conference_wait_seconds  = optional(number)
+    max_attendees            = optional(number)
+    max_body_bytes           = optional(number)
+  })
+  description = "Optional overrides of the code's tuning settings (see shared/settings.py); null keeps the code's default."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.tuning) : v == null ? true : v > 0])
+    error_message = "Every tuning value must be positive."
+  }
+}
+
+variable "log_level" {
+  type        = string
+  description = "Log level of every function."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "create_firestore_database" {
+  type        = bool
+  description = "Create the Firestore database. Set false when the project already has it (e.g. an existing (default) database)."
+  default     = true
+}
+
+variable "firestore_database" {
+  type        = string
+  description = "Firestore database id the functions use."
+  default     = "(default)"
+}
+
+variable "firestore_location" {
+  type        = string
+  description = "Location of the Firestore database (a multi-region such as nam5 or eur3, or a region). Cannot be changed after creation."
+  default     = "nam5"
+}
+
+variable "renew_schedule" {
+  type        = string
+  description = "Cron schedule of channel renewal (POST {\"action\": \"renew\"} to renew_channels). Off the round minute so that it does not pile onto other jobs."
+  default     = "7 */2 * * *"
+}
+
+variable "sweep_schedule" {
+  type        = string
+  description = "Cron schedule of the sweep sync of every watched calendar (POST {\"action\": \"sweep\"} to renew_channels)."
+  default     = "4-59/15 * * * *"
+}
+
+variable "scheduler_time_zone" {
+  type        = string
+  description = "Time zone of the scheduler cron expressions."
+  default     = "Etc/UTC"
+}
+
+variable "source_versions_kept_days" {
+  type        = number
+  description = "Days a replaced source archive stays in the source bucket (noncurrent versions) for rollbacks."
+  default     = 90
+
+  validation {
+    condition     = var.source_versions_kept_days >= 1
+    error_message = "source_versions_kept_days must be at least 1."
+  }
+}

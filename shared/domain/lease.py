@@ -1,0 +1,69 @@
+"""The per-calendar sync lease: pure decisions, applied inside a Firestore transaction.
+
+One worker at a time syncs a calendar. A signal that finds the lease held marks
+the calendar dirty and is acknowledged; the holder sees the flag when it
+finishes and syncs once more. So a burst of N notifications costs one or two
+syncs. A lease whose holder died expires after `lease_seconds`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from shared.domain.models import CalendarState
+
+
+class Acquire(enum.Enum):
+    ACQUIRED = "acquired"
+    MARKED_DIRTY = "marked_dirty"
+    """Someone else holds the lease; they will sync again for us."""
+    NOT_WATCHED = "not_watched"
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseDecision:
+    outcome: Acquire
+    state: CalendarState | None
+    """The state to write back, or None when nothing changes."""
+
+
+def acquire(
+    state: CalendarState | None, *, owner: str, now: dt.datetime, lease_seconds: int
+) -> LeaseDecision:
+    """Take the lease if free or expired; otherwise mark the calendar dirty."""
+    if state is None or state.status != "watching":
+        return LeaseDecision(Acquire.NOT_WATCHED, None)
+    held = state.lease_owner and state.lease_expires is not None and state.lease_expires > now
+    if held and state.lease_owner != owner:
+        if state.dirty:
+            return LeaseDecision(Acquire.MARKED_DIRTY, None)
+        state.dirty = True
+        return LeaseDecision(Acquire.MARKED_DIRTY, state)
+    state.lease_owner = owner
+    state.lease_expires = now + dt.timedelta(seconds=lease_seconds)
+    state.dirty = False
+    state.last_sync_started = now
+    return LeaseDecision(Acquire.ACQUIRED, state)
+
+
+def release(
+    state: CalendarState | None, *, owner: str, now: dt.datetime, lease_seconds: int
+) -> tuple[bool, CalendarState | None]:
+    """Finish one sync pass: (True, renewed state) to sync again if dirty, else release.
+
+    A holder that lost its lease (expired and taken) releases nothing.
+    """
+    if state is None or state.lease_owner != owner:
+        return False, None
+    state.last_sync_finished = now
+    state.syncs += 1
+    if state.dirty and state.status == "watching":
+        state.dirty = False
+        state.lease_expires = now + dt.timedelta(seconds=lease_seconds)
+        state.last_sync_started = now
+        return True, state
+    state.lease_owner = ""
+    state.lease_expires = None
+    return False, state

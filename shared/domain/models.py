@@ -1,0 +1,215 @@
+"""Domain records: what the product knows about users, calendars, channels and meetings.
+
+Plain dataclasses with no Google imports; the Firestore adapter maps them to
+documents field by field, so the stored shape is exactly what is declared here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    AUTH_REVOKED = "auth_revoked"
+
+
+class CalendarStatus(enum.StrEnum):
+    WATCHING = "watching"
+    STOPPED = "stopped"
+    GONE = "gone"
+    """The calendar no longer exists (404)."""
+    AUTH_REVOKED = "auth_revoked"
+
+
+class ChannelState(enum.StrEnum):
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class MeetingStatus(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DETACHED = "detached"
+    """The user removed or replaced our conference; we leave the event alone."""
+
+
+class _Record:
+    """Dict round trip for records whose fields are plain values, enums and datetimes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = value.value if isinstance(value, enum.Enum) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(slots=True)
+class User(_Record):
+    email: str
+    auth_mode: str = "delegation"
+    refresh_token_enc: str = ""
+    """Fernet-encrypted refresh token (refresh_token mode only)."""
+    status: str = UserStatus.ACTIVE
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+
+def calendar_key(owner: str, calendar_id: str) -> str:
+    """Stable key of one watched calendar; also the Pub/Sub ordering key."""
+    return f"{owner.lower()}:{calendar_id.lower()}"
+
+
+@dataclass(slots=True)
+class CalendarState(_Record):
+    key: str
+    owner: str
+    calendar_id: str
+    status: str = CalendarStatus.WATCHING
+    sync_token: str = ""
+    token_version: int = 0
+    """Bumped on every full sync, so a token from an older query is never reused."""
+    resource_id: str = ""
+    last_sync_started: dt.datetime | None = None
+    last_sync_finished: dt.datetime | None = None
+    lease_owner: str = ""
+    lease_expires: dt.datetime | None = None
+    dirty: bool = False
+    """A signal arrived while a sync ran: the lease holder syncs again before releasing."""
+    syncs: int = 0
+    status_reason: str = ""
+    next_sweep_at: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class Channel(_Record):
+    id: str
+    calendar_key: str
+    resource_id: str
+    token_hash: str
+    expiration: dt.datetime
+    state: str = ChannelState.ACTIVE
+    last_message_number: int = 0
+    created_at: dt.datetime = field(default_factory=utcnow)
+    replaced_by: str = ""
+    stop_after: dt.datetime | None = None
+    """When a replaced channel is stopped (end of the overlap)."""
+    purge_at: dt.datetime | None = None
+    """Firestore TTL: stopped channels are deleted after this."""
+
+
+@dataclass(slots=True)
+class Meeting(_Record):
+    id: str
+    organizer: str
+    mode: str
+    status: str = MeetingStatus.PENDING
+    calendar_key: str = ""
+    calendar_id: str = ""
+    event_id: str = ""
+    request_id: str = ""
+    idempotency_key_hash: str = ""
+    body_hash: str = ""
+    space: str = ""
+    """Meet space name `spaces/{id}`: the stable key, never the meeting code."""
+    meeting_uri: str = ""
+    meeting_code: str = ""
+    html_link: str = ""
+    summary: str = ""
+    start: dict[str, Any] = field(default_factory=dict)
+    end: dict[str, Any] = field(default_factory=dict)
+    attendees: list[str] = field(default_factory=list)
+    event_etag: str = ""
+    event_updated: str = ""
+    version: int = 0
+    """Incremented on every change; part of each outbound event's stable id."""
+    created_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+    purge_at: dt.datetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The record as the HTTP API and outbound events show it (no internal hashes)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "mode": self.mode,
+            "organizer": self.organizer,
+            "calendarId": self.calendar_id or None,
+            "eventId": self.event_id or None,
+            "space": self.space or None,
+            "meetingUri": self.meeting_uri or None,
+            "meetingCode": self.meeting_code or None,
+            "htmlLink": self.html_link or None,
+            "summary": self.summary,
+            "start": self.start or None,
+            "end": self.end or None,
+            "attendees": list(self.attendees),
+            "version": self.version,
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSignal:
+    """What the webhook enqueues: "this calendar changed", nothing more."""
+
+    calendar_key: str
+    channel_id: str
+    message_number: int
+    state: str
+    received_at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calendar_key": self.calendar_key,
+            "channel_id": self.channel_id,
+            "message_number": self.message_number,
+            "state": self.state,
+            "received_at": self.received_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChangeSignal:
+        """Parse a signal; raises ValueError naming the bad field (poison message)."""
+        try:
+            received = dt.datetime.fromisoformat(str(data["received_at"]))
+            if received.tzinfo is None:
+                raise ValueError("received_at has no offset")
+            return cls(
+                calendar_key=_required_str(data, "calendar_key"),
+                channel_id=str(data.get("channel_id", "")),
+                message_number=int(data.get("message_number", 0)),
+                state=str(data.get("state", "exists")),
+                received_at=received,
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed change signal: {exc!r}") from None
+
+
+def _required_str(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"malformed change signal: {key} must be a non-empty string")
+    return value

@@ -1,0 +1,146 @@
+"""Calendar v3 and Meet v2 clients on google-api-python-client, and the one call path.
+
+The discovery documents shipped inside the library are parsed once per
+instance (`build` with `static_discovery=True`), and the API roots come from
+settings, so the same code talks to Google or to the local emulator. Every
+call goes through `Apis.execute`, which authorises it as one user, retries
+transient failures and rate limits with full-jitter exponential backoff, and
+turns every failure into a typed `shared.errors` exception.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import HttpRequest
+
+from shared import logs
+from shared.errors import (
+    ApiError,
+    AuthRevokedError,
+    TransientError,
+    from_response,
+)
+from shared.google.credentials import CredentialsProvider
+
+_log = logs.get(__name__)
+_HTTP_TIMEOUT = 30.0
+
+
+class Backoff:
+    """Full-jitter exponential backoff: sleep U(0, min(cap, base * 2**attempt))."""
+
+    def __init__(
+        self,
+        *,
+        retries: int,
+        base: float = 0.5,
+        cap: float = 16.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.retries = retries
+        self.base = base
+        self.cap = cap
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def wait(self, attempt: int) -> None:
+        self._sleep(self._rng.uniform(0, min(self.cap, self.base * 2**attempt)))
+
+
+class Apis:
+    """Built API clients plus an authorised, retrying executor; one per instance."""
+
+    def __init__(
+        self,
+        *,
+        calendar_root: str,
+        meet_root: str,
+        credentials: CredentialsProvider,
+        backoff: Backoff,
+    ) -> None:
+        self._calendar_root = calendar_root
+        self._meet_root = meet_root
+        self._credentials = credentials
+        self.backoff = backoff
+        self._local = threading.local()
+
+    @cached_property
+    def calendar(self) -> Any:
+        """The Calendar v3 resource (requests are executed through `execute`)."""
+        endpoint = urllib.parse.urljoin(self._calendar_root, "calendar/v3/")
+        return build(
+            "calendar",
+            "v3",
+            static_discovery=True,
+            http=httplib2.Http(),
+            client_options={"api_endpoint": endpoint},
+        )
+
+    @cached_property
+    def meet(self) -> Any:
+        """The Meet v2 resource."""
+        return build(
+            "meet",
+            "v2",
+            static_discovery=True,
+            http=httplib2.Http(),
+            client_options={"api_endpoint": self._meet_root},
+        )
+
+    def _http(self) -> httplib2.Http:
+        """httplib2 is not thread-safe: one connection pool per thread."""
+        http: httplib2.Http | None = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = httplib2.Http(timeout=_HTTP_TIMEOUT)
+        return http
+
+    def execute(self, request: HttpRequest, *, user: str, what: str) -> Any:
+        """Run `request` as `user`; retry what is retryable; raise typed errors."""
+        authed = google_auth_httplib2.AuthorizedHttp(
+            self._credentials.for_user(user), http=self._http()
+        )
+        attempt = 0
+        while True:
+            try:
+                return request.execute(http=authed, num_retries=0)
+            except ApiError as exc:  # raised by a credentials provider
+                error: ApiError = exc
+            except HttpError as exc:
+                error = from_response(exc.resp.status, exc.content, what=what)
+            except google.auth.exceptions.RefreshError as exc:
+                error = _refresh_error(exc, what)
+            except (OSError, httplib2.HttpLib2Error) as exc:
+                error = TransientError(f"{what}: {type(exc).__name__}: {exc}")
+            if not error.retryable or attempt >= self.backoff.retries:
+                raise error
+            _log.warning(
+                "retrying Google API call",
+                extra={"call": what, "attempt": attempt + 1, "error": str(error)},
+            )
+            self.backoff.wait(attempt)
+            attempt += 1
+
+
+def _refresh_error(exc: google.auth.exceptions.RefreshError, what: str) -> ApiError:
+    """invalid_grant means the user's authorization is gone; anything else may pass."""
+    text = str(exc)
+    if "invalid_grant" in text:
+        return AuthRevokedError(
+            f"{what}: authorization revoked", status=400, reason="invalid_grant"
+        )
+    if getattr(exc, "retryable", False):
+        return TransientError(f"{what}: token refresh failed: {text}")
+    return AuthRevokedError(f"{what}: token refresh failed: {text}", status=401)

@@ -1,0 +1,180 @@
+"""Per-user Google credentials: domain-wide delegation or a stored refresh token.
+
+Both modes hand out `google.oauth2.credentials.Credentials` that refresh
+themselves, cached per user for the life of the instance so an access token is
+reused until it expires. Delegation signs the JWT through the IAM Credentials
+`signJwt` API, so no service-account key file exists anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import google.auth
+import google.auth.credentials
+import google.auth.transport
+import requests
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2.credentials import Credentials
+
+from shared.errors import AuthRevokedError, TransientError, from_response
+
+SCOPES: tuple[str, ...] = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/meetings.space.created",
+    "https://www.googleapis.com/auth/meetings.space.settings",
+)
+_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_DEFAULT_IAM_ROOT = "https://iamcredentials.googleapis.com/"
+_TIMEOUT = 30.0
+
+
+class CredentialsProvider(Protocol):
+    """Gives the credentials to act as one user."""
+
+    def for_user(self, email: str) -> google.auth.credentials.Credentials: ...
+
+
+class _Cache:
+    """Credentials per user, built once; thread-safe."""
+
+    def __init__(self, build: Callable[[str], Credentials]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._by_user: dict[str, Credentials] = {}
+
+    def get(self, email: str) -> Credentials:
+        key = email.lower()
+        with self._lock:
+            creds = self._by_user.get(key)
+            if creds is None:
+                creds = self._by_user[key] = self._build(key)
+            return creds
+
+    def forget(self, email: str) -> None:
+        with self._lock:
+            self._by_user.pop(email.lower(), None)
+
+
+class RefreshTokenProvider:
+    """Users who authorised our OAuth client; their refresh tokens are looked up on demand."""
+
+    def __init__(
+        self,
+        *,
+        token_uri: str,
+        client_id: str,
+        client_secret: str,
+        lookup: Callable[[str], str | None],
+        scopes: Sequence[str] = SCOPES,
+    ) -> None:
+        self._token_uri = token_uri
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._lookup = lookup
+        self._scopes = list(scopes)
+        self._cache = _Cache(self._build)
+
+    def _build(self, email: str) -> Credentials:
+        refresh_token = self._lookup(email)
+        if not refresh_token:
+            raise AuthRevokedError(f"no stored authorization for {email}", status=401)
+        return Credentials(  # type: ignore[no-untyped-call]
+            token=None,
+            refresh_token=refresh_token,
+            token_uri=self._token_uri,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            scopes=self._scopes,
+        )
+
+    def for_user(self, email: str) -> Credentials:
+        return self._cache.get(email)
+
+    def forget(self, email: str) -> None:
+        """Drop cached credentials, e.g. after the user re-authorised."""
+        self._cache.forget(email)
+
+
+class DelegationProvider:
+    """Domain-wide delegation: a service account impersonates users via signed JWTs."""
+
+    def __init__(
+        self,
+        *,
+        service_account: str,
+        token_uri: str,
+        iam_root: str = _DEFAULT_IAM_ROOT,
+        scopes: Sequence[str] = SCOPES,
+        signer_session: requests.Session | None = None,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._service_account = service_account
+        self._token_uri = token_uri
+        self._iam_root = iam_root.rstrip("/") + "/"
+        self._scopes = " ".join(scopes)
+        self._signer_session = signer_session
+        self._session_lock = threading.Lock()
+        self._now = now
+        self._cache = _Cache(self._build)
+
+    def _session(self) -> requests.Session:
+        """The session that calls IAM Credentials: ADC in the cloud, plain locally."""
+        with self._session_lock:
+            if self._signer_session is None:
+                if self._iam_root == _DEFAULT_IAM_ROOT:
+                    adc, _ = google.auth.default(
+                        scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                    )
+                    self._signer_session = AuthorizedSession(adc)  # type: ignore[no-untyped-call]
+                else:  # an emulated IAM endpoint takes unauthenticated calls
+                    self._signer_session = requests.Session()
+            return self._signer_session
+
+    def _post(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._session().post(url, timeout=_TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise TransientError(f"{what}: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise from_response(response.status_code, response.content, what=what)
+        data: dict[str, Any] = response.json()
+        return data
+
+    def _token_for(self, email: str) -> tuple[str, dt.datetime]:
+        now = self._now()
+        claims = {
+            "iss": self._service_account,
+            "sub": email,
+            "scope": self._scopes,
+            "aud": self._token_uri,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + 3600,
+        }
+        signed = self._post(
+            f"{self._iam_root}v1/projects/-/serviceAccounts/{self._service_account}:signJwt",
+            "iam.signJwt",
+            json={"payload": json.dumps(claims)},
+        )
+        token = self._post(
+            self._token_uri,
+            "oauth.token",
+            data={"grant_type": _JWT_BEARER, "assertion": signed["signedJwt"]},
+        )
+        expires_in = int(token.get("expires_in", 3600))
+        # google-auth compares expiry as naive UTC.
+        expiry = (now + dt.timedelta(seconds=expires_in)).replace(tzinfo=None)
+        return str(token["access_token"]), expiry
+
+    def _build(self, email: str) -> Credentials:
+        def refresh(_request: google.auth.transport.Request, scopes: Any) -> tuple[str, Any]:
+            return self._token_for(email)
+
+        return Credentials(token=None, refresh_handler=refresh)  # type: ignore[no-untyped-call]
+
+    def for_user(self, email: str) -> Credentials:
+        return self._cache.get(email)

@@ -1,0 +1,57 @@
+"""Pub/Sub publisher: the one way messages leave the product.
+
+`publish` returns only once Pub/Sub has accepted the message (the webhook's 2xx
+depends on it). Ordering keys keep one calendar's signals in order; after a
+failed publish on a key, the key is resumed so later messages are not refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
+
+from shared.errors import TransientError
+
+_PUBLISH_TIMEOUT = 10.0
+
+
+class PublishError(TransientError):
+    """Pub/Sub did not accept the message; the caller must not acknowledge its input."""
+
+
+class Publisher:
+    """One PublisherClient per instance, message ordering on."""
+
+    def __init__(self, project: str, client: pubsub_v1.PublisherClient | None = None) -> None:
+        self.project = project
+        self.client = client or pubsub_v1.PublisherClient(
+            batch_settings=BatchSettings(max_latency=0.001, max_messages=100),
+            publisher_options=PublisherOptions(enable_message_ordering=True),
+        )
+
+    def topic_path(self, topic: str) -> str:
+        return str(self.client.topic_path(self.project, topic))
+
+    def publish(
+        self,
+        topic: str,
+        data: dict[str, Any],
+        *,
+        ordering_key: str = "",
+        attributes: dict[str, str] | None = None,
+    ) -> str:
+        """Publish JSON `data`; block until accepted; return the message id."""
+        path = self.topic_path(topic)
+        payload = json.dumps(data, separators=(",", ":"), default=str).encode()
+        try:
+            future = self.client.publish(
+                path, payload, ordering_key=ordering_key, **(attributes or {})
+            )
+            return str(future.result(timeout=_PUBLISH_TIMEOUT))
+        except Exception as exc:  # the future raises whatever the transport saw
+            if ordering_key:
+                self.client.resume_publish(path, ordering_key)
+            raise PublishError(f"publish to {topic} failed: {type(exc).__name__}") from exc

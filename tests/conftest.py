@@ -1,0 +1,45 @@
+"""Session-wide fixtures: the real Firestore and Pub/Sub emulators, started once.
+
+Tiers: tests/unit (no I/O), tests/integration (real emulators), tests/e2e (the
+whole local stack over HTTP and Pub/Sub). Emulators start once per session on
+free ports; state is reset between tests, never by restarting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Firestore + Pub/Sub emulators; e2e fixtures add the workspace emulator and functions."""
+    stack = Stack(
+        with_workspace=False,
+        with_functions=False,
+        log_dir=tmp_path_factory.mktemp("stack-logs"),
+    )
+    stack.start()
+    saved = {k: os.environ.get(k) for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")}
+    os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
+    os.environ["PUBSUB_EMULATOR_HOST"] = stack.pubsub_host
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def emulators(local_stack: Stack) -> Stack:
+    """The emulators with Firestore emptied for this test."""
+    local_stack.reset_firestore()
+    return local_stack

@@ -1,0 +1,112 @@
+"""Repositories against the real Firestore emulator: round trips and contended transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from google.cloud import firestore
+
+from emulator.stack import Stack
+from shared.domain.lease import Acquire
+from shared.domain.models import CalendarState, Channel, Meeting, User, calendar_key
+from shared.store.firestore import Store
+
+NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+def make_store(stack: Stack) -> Store:
+    return Store(firestore.Client(project=stack.project))
+
+
+def test_records_round_trip(emulators: Stack) -> None:
+    store = make_store(emulators)
+    store.put_user(User(email="Alice@Example.com"))
+    assert store.get_user("alice@example.com") == User(
+        email="alice@example.com",
+        created_at=store.get_user("alice@example.com").created_at,  # type: ignore[union-attr]
+    )
+    key = calendar_key("alice@example.com", "alice@example.com")
+    store.put_calendar(
+        CalendarState(key=key, owner="alice@example.com", calendar_id="alice@example.com")
+    )
+    got = store.get_calendar(key)
+    assert got is not None and got.status == "watching" and got.sync_token == ""
+    channel = Channel(id="c1", calendar_key=key, resource_id="r1", token_hash="h", expiration=NOW)
+    store.put_channel(channel)
+    assert store.get_channel("c1") == channel
+    assert store.get_channel("no/such") is None
+    meeting = Meeting(id="m1", organizer="alice@example.com", mode="calendar", calendar_key=key)
+    stored, created = store.create_meeting(meeting)
+    assert created and stored == meeting
+    assert store.get_meeting("m1") == meeting
+    assert [m.id for m in store.meetings_for_calendar(key, ["pending"])] == ["m1"]
+    assert store.meetings_for_calendar(key, ["ready"]) == []
+
+
+def test_create_meeting_race_has_one_winner(emulators: Stack) -> None:
+    store = make_store(emulators)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def create(i: int) -> None:
+        _, created = store.create_meeting(
+            Meeting(id="same", organizer="alice@example.com", mode="calendar", summary=f"try {i}")
+        )
+        with lock:
+            results.append(created)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_lease_under_contention_one_holder_others_mark_dirty(emulators: Stack) -> None:
+    store = make_store(emulators)
+    key = calendar_key("alice@example.com", "primary")
+    store.put_calendar(CalendarState(key=key, owner="alice@example.com", calendar_id="primary"))
+    outcomes: list[Acquire] = []
+    lock = threading.Lock()
+
+    def take(i: int) -> None:
+        decision = store.acquire_lease(key, owner=f"w{i}", now=NOW, lease_seconds=60)
+        with lock:
+            outcomes.append(decision.outcome)
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count(Acquire.ACQUIRED) == 1
+    assert outcomes.count(Acquire.MARKED_DIRTY) == 5
+    state = store.get_calendar(key)
+    assert state is not None and state.dirty and state.lease_owner.startswith("w")
+    holder = state.lease_owner
+    # The holder must sync again once (dirty), then releases.
+    assert store.release_lease(key, owner=holder, now=NOW, lease_seconds=60) is True
+    assert store.release_lease(key, owner=holder, now=NOW, lease_seconds=60) is False
+    final = store.get_calendar(key)
+    assert final is not None and final.lease_owner == "" and not final.dirty and final.syncs == 2
+
+
+def test_expired_lease_is_taken_over_and_old_holder_cannot_save(emulators: Stack) -> None:
+    store = make_store(emulators)
+    key = calendar_key("alice@example.com", "primary")
+    store.put_calendar(CalendarState(key=key, owner="alice@example.com", calendar_id="primary"))
+    assert (
+        store.acquire_lease(key, owner="dead", now=NOW, lease_seconds=60).outcome
+        is Acquire.ACQUIRED
+    )
+    later = NOW + dt.timedelta(seconds=61)
+    assert (
+        store.acquire_lease(key, owner="new", now=later, lease_seconds=60).outcome
+        is Acquire.ACQUIRED
+    )
+    assert store.save_sync_token(key, owner="dead", token="stale", token_version=1) is False
+    assert store.save_sync_token(key, owner="new", token="fresh", token_version=1) is True
+    state = store.get_calendar(key)
+    assert state is not None and state.sync_token == "fresh"
