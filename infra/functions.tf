@@ -1,0 +1,216 @@
+# Every Cloud Function (gen2) is declared here, from the one map below.
+#
+# All of them are HTTP-served; none has an Eventarc trigger:
+# - sync-worker is fed by the push subscription in pubsub.tf (ordering, retry
+#   policy and dead letter are ours); functions-framework turns the Pub/Sub push
+#   body into the CloudEvent its @cloud_event signature expects.
+# - renew-channels is called by the Cloud Scheduler jobs in scheduler.tf.
+# - calendar-webhook is the only public function (Google pushes to it).
+# - the others are called by clients or operators holding run.invoker.
+locals {
+  functions = {
+    calendar-webhook = {
+      entry_point   = "calendar_webhook"
+      description   = "Receives Google Calendar push notifications, checks channel and token, publishes a change signal."
+      memory        = "256Mi"
+      timeout       = 30
+      max_instances = var.max_instances.calendar_webhook
+      ingress       = "ALLOW_ALL"
+      firestore     = "roles/datastore.viewer"
+      publishes     = ["calendar-changes"]
+      acts_as_users = false
+      # Public: the allUsers binding is google_cloud_run_v2_service_iam_member.webhook_public.
+      invokers = {}
+    }
+    sync-worker = {
+      entry_point   = "sync_worker"
+      description   = "Syncs one calendar per change signal and keeps the meetings, Meet spaces and outbound events in step."
+      memory        = "512Mi"
+      timeout       = 300
+      max_instances = var.max_instances.sync_worker
+      ingress       = "ALLOW_ALL"
+      firestore     = "roles/datastore.user"
+      publishes     = ["meeting-events"]
+      acts_as_users = true
+      invokers      = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
+    }
+    create-meeting = {
+      entry_point   = "create_meeting"
+      description   = "Creates a calendar event with a Google Meet conference, idempotently, and returns the join link."
+      memory        = "256Mi"
+      timeout       = 60
+      max_instances = var.max_instances.create_meeting
+      ingress       = var.private_ingress
+      firestore     = "roles/datastore.user"
+      publishes     = ["meeting-events"]
+      acts_as_users = true
+      invokers      = { for m in var.create_meeting_invokers : m => m }
+    }
+    watch-calendar = {
+      entry_point   = "watch_calendar"
+      description   = "Operator endpoint: watches or unwatches a calendar."
+      memory        = "256Mi"
+      timeout       = 300
+      max_instances = var.max_instances.watch_calendar
+      ingress       = var.private_ingress
+      firestore     = "roles/datastore.user"
+      publishes     = ["calendar-changes"]
+      acts_as_users = true
+      invokers      = { for m in var.operator_members : m => m }
+    }
+    renew-channels = {
+      entry_point   = "renew_channels"
+      description   = "Scheduled: renews watch channels before they expire, reaps orphans, and sweeps every watched calendar."
+      memory        = "512Mi"
+      timeout       = 540
+      max_instances = var.max_instances.renew_channels
+      ingress       = "ALLOW_INTERNAL_ONLY"
+      firestore     = "roles/datastore.user"
+      publishes     = ["calendar-changes"]
+      acts_as_users = true
+      invokers      = { scheduler = "serviceAccount:${google_service_account.scheduler.email}" }
+    }
+    import-events = {
+      entry_point   = "import_events"
+      description   = "Imports existing calendar events into meetings the system holds."
+      memory        = "512Mi"
+      timeout       = 300
+      max_instances = var.max_instances.import_events
+      ingress       = var.private_ingress
+      firestore     = "roles/datastore.user"
+      publishes     = ["meeting-events"]
+      acts_as_users = true
+      invokers      = { for m in var.import_events_invokers : m => m }
+    }
+  }
+
+  # The webhook's address is derived, not read from the function, so that every
+  # function (the webhook included) can be given it without a dependency cycle:
+  # a gen2 function always answers on https://REGION-PROJECT.cloudfunctions.net/NAME.
+  function_names = { for key, _ in local.functions : key => "${var.name_prefix}-${key}" }
+  webhook_url    = var.webhook_url != "" ? var.webhook_url : "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.function_names["calendar-webhook"]}"
+
+  # Every variable shared/settings.py reads, except the secrets below. A null
+  # value is left unset so that the code's default applies.
+  function_env = {
+    GOOGLE_CLOUD_PROJECT       = var.project_id
+    AUTH_MODE                  = var.auth_mode
+    DELEGATION_SERVICE_ACCOUNT = var.auth_mode == "delegation" ? google_service_account.delegation[0].email : null
+    OAUTH_CLIENT_ID            = var.oauth_client_id == "" ? null : var.oauth_client_id
+    CALENDAR_API_ROOT          = var.api_roots.calendar
+    MEET_API_ROOT              = var.api_roots.meet
+    OAUTH_TOKEN_URI            = var.api_roots.oauth_token
+    IAM_CREDENTIALS_ROOT       = var.api_roots.iam_credentials
+    FIRESTORE_DATABASE         = var.firestore_database
+    CHANGES_TOPIC              = google_pubsub_topic.topic["calendar-changes"].name
+    MEETING_EVENTS_TOPIC       = google_pubsub_topic.topic["meeting-events"].name
+    WEBHOOK_URL                = local.webhook_url
+    CHANNEL_TTL_SECONDS        = var.tuning.channel_ttl_seconds
+    RENEW_WINDOW_SECONDS       = var.tuning.renew_window_seconds
+    CHANNEL_OVERLAP_SECONDS    = var.tuning.channel_overlap_seconds
+    FULL_SYNC_DAYS             = var.tuning.full_sync_days
+    LEASE_SECONDS              = var.tuning.lease_seconds
+    MAX_MESSAGE_AGE_SECONDS    = var.tuning.max_message_age_seconds
+    API_RETRIES                = var.tuning.api_retries
+    CONFERENCE_WAIT_SECONDS    = var.tuning.conference_wait_seconds
+    MAX_ATTENDEES              = var.tuning.max_attendees
+    MAX_BODY_BYTES             = var.tuning.max_body_bytes
+    LOG_LEVEL                  = var.log_level
+  }
+  function_env_set = { for name, value in local.function_env : name => tostring(value) if value != null }
+
+  # Secret variables: environment name => Secret Manager secret id. Deployed only
+  # in refresh_token mode (delegation needs no secret). Every function gets them
+  # because Settings.from_env() checks them in that mode wherever it runs.
+  secret_env          = { OAUTH_CLIENT_SECRET = var.oauth_client_secret_secret_id, TOKEN_ENCRYPTION_KEY = var.token_encryption_key_secret_id }
+  secret_env_deployed = var.auth_mode == "refresh_token" ? local.secret_env : {}
+}
+
+resource "google_cloudfunctions2_function" "fn" {
+  for_each = local.functions
+
+  name        = local.function_names[each.key]
+  location    = var.region
+  description = each.value.description
+
+  build_config {
+    runtime           = var.python_runtime
+    entry_point       = each.value.entry_point
+    service_account   = google_service_account.build.id
+    docker_repository = google_artifact_registry_repository.functions.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source.name
+        object = google_storage_bucket_object.source.name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = each.value.memory
+    timeout_seconds                  = each.value.timeout
+    min_instance_count               = 0
+    max_instance_count               = each.value.max_instances
+    max_instance_request_concurrency = 1
+    ingress_settings                 = each.value.ingress
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.fn[each.key].email
+    environment_variables            = local.function_env_set
+
+    dynamic "secret_environment_variables" {
+      for_each = local.secret_env_deployed
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.auth_mode != "refresh_token" || var.oauth_client_id != ""
+      error_message = "auth_mode = refresh_token needs oauth_client_id (and the two secrets, see README)."
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.build,
+    google_artifact_registry_repository_iam_member.build,
+    google_storage_bucket_iam_member.build_reads_source,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}
+
+# run.invoker on each function for exactly the members its map entry names.
+locals {
+  invoker_bindings = merge([
+    for fn, cfg in local.functions : {
+      for label, member in cfg.invokers : "${fn}/${label}" => { function = fn, member = member }
+    }
+  ]...)
+}
+
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  for_each = local.invoker_bindings
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn[each.value.function].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value.member
+}
+
+# The one public binding: Google Calendar pushes notifications without credentials;
+# the webhook authenticates each one by its channel id and channel token.
+resource "google_cloud_run_v2_service_iam_member" "webhook_public" {
+  #checkov:skip=CKV_GCP_102:The Calendar push webhook must be reachable by Google without credentials; it verifies channel id and token itself.
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.fn["calendar-webhook"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

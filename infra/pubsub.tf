@@ -1,0 +1,97 @@
+# calendar-changes: the webhook (and the scheduled sweep) publish one change
+#   signal per calendar, with the calendar as ordering key.
+# meeting-events: outbound CloudEvents for the team's other services; they attach
+#   their own subscriptions (see output meeting_events_topic).
+# calendar-changes-dead-letter: signals the worker failed on max_delivery_attempts
+#   times; kept by a pull subscription for inspection and replay.
+locals {
+  topics = {
+    calendar-changes             = { description = "Change signals, one per notified calendar, ordering key = calendar." }
+    meeting-events               = { description = "Outbound meeting CloudEvents (meeting.ready, meeting.cancelled, ...)." }
+    calendar-changes-dead-letter = { description = "Change signals the sync worker could not process." }
+  }
+
+  # Delivery attempts before a change signal goes to the dead letter topic.
+  max_delivery_attempts = 10
+}
+
+resource "google_pubsub_topic" "topic" {
+  #checkov:skip=CKV_GCP_83:Messages carry calendar keys and meeting ids, no event content or credentials; Google-managed encryption at rest is kept to avoid operating a KMS key.
+  for_each = local.topics
+
+  name                       = each.key
+  message_retention_duration = "86400s"
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Feeds sync-worker. A subscription we own rather than an Eventarc trigger, so
+# that ordering, retry backoff, dead lettering and the ack deadline are ours.
+resource "google_pubsub_subscription" "sync_worker_push" {
+  name  = "calendar-changes-sync-worker"
+  topic = google_pubsub_topic.topic["calendar-changes"].id
+
+  enable_message_ordering = true
+  # Longer than the worker's timeout (300 s), so a signal is not redelivered
+  # while the worker that holds it is still running.
+  ack_deadline_seconds       = 330
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.fn["sync-worker"].service_config[0].uri
+
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.fn["sync-worker"].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.topic["calendar-changes-dead-letter"].id
+    max_delivery_attempts = local.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = "" # never expires, even when no message flows for a long time
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.pubsub_agent_dead_letters,
+    google_cloud_run_v2_service_iam_member.invoker,
+  ]
+}
+
+# Keeps dead-lettered signals (7 days) until an operator inspects or replays them.
+resource "google_pubsub_subscription" "dead_letter" {
+  name  = "calendar-changes-dead-letter"
+  topic = google_pubsub_topic.topic["calendar-changes-dead-letter"].id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Dead lettering is done by the Pub/Sub service agent: it must publish to the
+# dead letter topic and acknowledge on the source subscription.
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.topic["calendar-changes-dead-letter"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_source" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.sync_worker_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
