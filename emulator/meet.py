@@ -121,7 +121,9 @@ def _validate_config(config: Any) -> JSON:
         raise meet_error(400, "Invalid value for config.")
     for key, value in config.items():
         if key not in _CONFIG_KEYS:
-            raise meet_error(400, f'Invalid JSON payload received. Unknown name "{key}" at \'space.config\'.')
+            raise meet_error(
+                400, f"Invalid JSON payload received. Unknown name \"{key}\" at 'space.config'."
+            )
         allowed = _CONFIG_ENUMS.get(key)
         if allowed is not None and value not in allowed and value != f"{key}_UNSPECIFIED":
             raise meet_error(400, f"Invalid value at 'space.config.{key}' ({value}).")

@@ -43,16 +43,17 @@ def new_refresh_token(emu: Emulator, email: str) -> str:
     return token
 
 
-def revoke_user(emu: Emulator, email: str) -> None:
-    """Kill every refresh and access token of ``email``."""
-    for table in (emu.refresh_tokens,):
-        for tok in [t for t, e in table.items() if e == email]:
-            del table[tok]
+def revoke_user(emu: Emulator, email: str, *, access_tokens: bool = True) -> None:
+    """Kill every refresh token (and, unless told otherwise, access token) of ``email``."""
+    for tok in [t for t, e in emu.refresh_tokens.items() if e == email]:
+        del emu.refresh_tokens[tok]
+    if not access_tokens:
+        return
     for tok in [t for t, a in emu.access_tokens.items() if a.email == email]:
         del emu.access_tokens[tok]
 
 
-def _issue(emu: Emulator, email: str, scope: str) -> JSON:
+def issue_access_token(emu: Emulator, email: str, scope: str) -> JSON:
     ttl = int(emu.config["access_token_ttl_seconds"])
     token = "ya29.emu-" + secrets.token_urlsafe(32)
     emu.access_tokens[token] = AccessToken(email, emu.clock.now() + ttl, scope)
@@ -71,7 +72,9 @@ def sign_jwt(emu: Emulator, req: Request, service_account: str) -> Response:
     header = {"alg": "HS256", "typ": "JWT", "kid": emu.signing_key_id}
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(payload.encode())
     sig = hmac.new(emu.signing_key, signing_input.encode(), hashlib.sha256).digest()
-    return json_response({"keyId": emu.signing_key_id, "signedJwt": signing_input + "." + _b64(sig)})
+    return json_response(
+        {"keyId": emu.signing_key_id, "signedJwt": signing_input + "." + _b64(sig)}
+    )
 
 
 def _verify_assertion(emu: Emulator, assertion: str) -> JSON:
@@ -102,7 +105,9 @@ def token_endpoint(emu: Emulator, req: Request) -> tuple[Response, str | None]:
                 raise oauth_error(400, "invalid_grant", REVOKED)
             if form.get("client_id"):
                 emu.users[email].client_ids.add(form["client_id"])
-            return json_response(_issue(emu, email, form.get("scope") or DEFAULT_SCOPE)), email
+            return json_response(
+                issue_access_token(emu, email, form.get("scope") or DEFAULT_SCOPE)
+            ), email
         if grant == JWT_BEARER:
             claims = _verify_assertion(emu, form.get("assertion", ""))
             now = emu.clock.now()
@@ -128,8 +133,10 @@ def token_endpoint(emu: Emulator, req: Request) -> tuple[Response, str | None]:
                 )
             scope = claims.get("scope")
             if not isinstance(scope, str) or not scope.strip():
-                raise oauth_error(400, "invalid_scope", "Invalid OAuth scope or ID token audience provided.")
-            return json_response(_issue(emu, sub, scope)), sub
+                raise oauth_error(
+                    400, "invalid_scope", "Invalid OAuth scope or ID token audience provided."
+                )
+            return json_response(issue_access_token(emu, sub, scope)), sub
     if not grant:
         raise oauth_error(400, "invalid_request", "Missing required parameter: grant_type")
     raise oauth_error(400, "unsupported_grant_type", "Invalid grant_type: " + grant)
@@ -141,6 +148,6 @@ def authenticate(emu: Emulator, req: Request, api: str) -> str:
     scheme, _, token = header.partition(" ")
     with emu.lock:
         info = emu.access_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if info is None or info.expires <= emu.clock.now() or info.email not in emu.users:
+        if info is None or info.expires <= emu.clock.now():
             raise meet_error(401) if api == "meet" else calendar_auth_error()
         return info.email

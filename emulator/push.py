@@ -8,6 +8,7 @@ delivery is lossy and receivers must cope.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import random
@@ -153,10 +154,8 @@ class PushDispatcher:
                 self._submit(pool, note, generation)
 
     def _submit(self, pool: ThreadPoolExecutor, note: Notification, generation: int) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # pool shut down while a copy waited
             pool.submit(self._deliver, note, generation)
-        except RuntimeError:  # pool shut down while a delayed copy waited
-            pass
 
     def _record(self, note: Notification, status: int | str, attempt: int) -> None:
         self.deliveries.append(

@@ -182,8 +182,14 @@ def find(master: JSON, stamp: str) -> Occurrence | None:
     if "T" in stamp:
         until = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp() + 1
     else:
-        until = _ts(datetime.combine(date.fromisoformat(
-            f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}"), datetime.min.time())) + 86400 * 2
+        until = (
+            _ts(
+                datetime.combine(
+                    date.fromisoformat(f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}"), datetime.min.time()
+                )
+            )
+            + 86400 * 2
+        )
     for occ in expand(master, until_ts=until):
         if occ.instance_id == target:
             return occ

@@ -199,9 +199,7 @@ class Emulator:
         """Whether a channel may still deliver (exists, not stopped, not expired)."""
         with self.lock:
             ch = self.channels.get(channel_id)
-            return bool(
-                ch and not ch.stopped and ch.expiration_ms > self.clock.now() * 1000
-            )
+            return bool(ch and not ch.stopped and ch.expiration_ms > self.clock.now() * 1000)
 
     def notify_channels(self, cal: CalendarData, state: str = "exists") -> None:
         """Queue a notification to every live channel watching ``cal``."""

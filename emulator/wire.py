@@ -44,7 +44,9 @@ class Response:
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
-    return Response(status, json.dumps(obj).encode(), {"Content-Type": "application/json; charset=UTF-8"})
+    return Response(
+        status, json.dumps(obj).encode(), {"Content-Type": "application/json; charset=UTF-8"}
+    )
 
 
 def raw_json_response(text: str, status: int = 200) -> Response:

@@ -6,9 +6,9 @@
 #   times; kept by a pull subscription for inspection and replay.
 locals {
   topics = {
-    calendar-changes             = { description = "Change signals, one per notified calendar, ordering key = calendar." }
-    meeting-events               = { description = "Outbound meeting CloudEvents (meeting.ready, meeting.cancelled, ...)." }
-    calendar-changes-dead-letter = { description = "Change signals the sync worker could not process." }
+    calendar-changes             = { purpose = "change-signals" }
+    meeting-events               = { purpose = "outbound-meeting-events" }
+    calendar-changes-dead-letter = { purpose = "dead-letter" }
   }
 
   # Delivery attempts before a change signal goes to the dead letter topic.
@@ -21,6 +21,7 @@ resource "google_pubsub_topic" "topic" {
 
   name                       = each.key
   message_retention_duration = "86400s"
+  labels                     = { purpose = each.value.purpose }
 
   depends_on = [google_project_service.enabled]
 }
@@ -62,7 +63,7 @@ resource "google_pubsub_subscription" "sync_worker_push" {
 
   depends_on = [
     google_pubsub_topic_iam_member.pubsub_agent_dead_letters,
-    google_cloud_run_v2_service_iam_member.invoker,
+    google_cloud_run_service_iam_member.invoker,
   ]
 }
 

@@ -179,16 +179,16 @@ variable "api_roots" {
 
 variable "tuning" {
   type = object({
-    channel_ttl_seconds      = optional(number)
-    renew_window_seconds     = optional(number)
-    channel_overlap_seconds  = optional(number)
-    full_sync_days           = optional(number)
-    lease_seconds            = optional(number)
-    max_message_age_seconds  = optional(number)
-    api_retries              = optional(number)
-    conference_wait_seconds  = optional(number)
-    max_attendees            = optional(number)
-    max_body_bytes           = optional(number)
+    channel_ttl_seconds     = optional(number)
+    renew_window_seconds    = optional(number)
+    channel_overlap_seconds = optional(number)
+    full_sync_days          = optional(number)
+    lease_seconds           = optional(number)
+    max_message_age_seconds = optional(number)
+    api_retries             = optional(number)
+    conference_wait_seconds = optional(number)
+    max_attendees           = optional(number)
+    max_body_bytes          = optional(number)
   })
   description = "Optional overrides of the code's tuning settings (see shared/settings.py); null keeps the code's default."
   default     = {}

@@ -7,17 +7,25 @@ Google API clients (and their connections) across requests.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import uuid
 
 from cryptography.fernet import Fernet
 from google.cloud import firestore
 
 from shared import logs
+from shared.domain.models import ChangeSignal
 from shared.google.api import Apis, Backoff
 from shared.google.credentials import CredentialsProvider, DelegationProvider, RefreshTokenProvider
+from shared.google.workspace import CalendarAdapter, MeetAdapter
+from shared.services.channels import ChannelConfig, ChannelService
+from shared.services.signals import SignalService
+from shared.services.sync import SyncConfig, SyncService
+from shared.services.worker import Worker
 from shared.settings import Settings
 from shared.store.firestore import Store
-from shared.store.pubsub import Publisher
+from shared.store.pubsub import Publisher, TopicSink
 
 
 @functools.cache
@@ -74,3 +82,79 @@ def apis() -> Apis:
         credentials=credentials_provider(s, store()),
         backoff=Backoff(retries=s.api_retries),
     )
+
+
+@functools.cache
+def calendar() -> CalendarAdapter:
+    return CalendarAdapter(apis())
+
+
+@functools.cache
+def meet() -> MeetAdapter:
+    return MeetAdapter(apis())
+
+
+@functools.cache
+def meeting_events() -> TopicSink:
+    return TopicSink(publisher(), settings().meeting_events_topic)
+
+
+@functools.cache
+def sync_service() -> SyncService:
+    s = settings()
+    return SyncService(
+        store=store(),
+        calendar=calendar(),
+        meet=meet(),
+        sink=meeting_events(),
+        config=SyncConfig(
+            lease_seconds=s.lease_seconds,
+            full_sync_days=s.full_sync_days,
+            source=f"//meetsync.{s.project}/meetings",
+        ),
+    )
+
+
+@functools.cache
+def signal_service() -> SignalService:
+    return SignalService(
+        get_channel=store().get_channel,
+        publish=publisher().publish,
+        topic=settings().changes_topic,
+    )
+
+
+@functools.cache
+def worker() -> Worker:
+    return Worker(sync=sync_service(), max_age_seconds=settings().max_message_age_seconds)
+
+
+@functools.cache
+def channel_service() -> ChannelService:
+    s = settings()
+
+    def initial_sync(key: str) -> object:
+        return sync_service().sync(key, owner=f"watch-{uuid.uuid4().hex}")
+
+    return ChannelService(
+        store=store(),
+        calendar=calendar(),
+        config=ChannelConfig(
+            webhook_url=s.webhook_url,
+            ttl_seconds=s.channel_ttl_seconds,
+            renew_window_seconds=s.renew_window_seconds,
+            overlap_seconds=s.channel_overlap_seconds,
+        ),
+        initial_sync=initial_sync,
+    )
+
+
+def sweep() -> list[str]:
+    """Enqueue a sync of every watched calendar; returns their keys."""
+    now = dt.datetime.now(dt.UTC)
+    keys = []
+    for state in store().watched_calendars():
+        signal = ChangeSignal(state.key, "", 0, "sweep", now)
+        signal_service().publish(signal)
+        keys.append(state.key)
+    return keys

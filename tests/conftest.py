@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.stack import Stack
+from emulator.stack import Stack, http
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +43,21 @@ def emulators(local_stack: Stack) -> Stack:
     """The emulators with Firestore emptied for this test."""
     local_stack.reset_firestore()
     return local_stack
+
+
+@pytest.fixture(scope="session")
+def full_stack(local_stack: Stack) -> Stack:
+    """The whole local stack: emulators, the workspace emulator and every function."""
+    local_stack.add_workspace()
+    local_stack.add_functions()
+    return local_stack
+
+
+@pytest.fixture
+def stack(full_stack: Stack) -> Stack:
+    """The whole stack with Firestore and the workspace emulator reset and users re-seeded."""
+    full_stack.reset_firestore()
+    status, body = http("POST", f"{full_stack.workspace_url}/_emulator/reset", {})
+    assert status < 300, body
+    full_stack.seed_users()
+    return full_stack

@@ -162,6 +162,21 @@ class Store:
             return None
         return Meeting.from_dict(data) if data else None
 
+    def get_meetings(self, meeting_ids: Iterable[str]) -> dict[str, Meeting]:
+        """Batch read (one round trip) of the meetings that exist among `meeting_ids`."""
+        refs = []
+        for meeting_id in set(meeting_ids):
+            try:
+                refs.append(self._ref(MEETINGS, meeting_id))
+            except ValueError:
+                continue
+        found: dict[str, Meeting] = {}
+        for snap in self.client.get_all(refs):
+            if snap.exists:
+                meeting = Meeting.from_dict(snap.to_dict() or {})
+                found[meeting.id] = meeting
+        return found
+
     def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]:
         """Insert unless the id exists: (stored record, created?). Races resolve to one."""
         ref = self._ref(MEETINGS, meeting.id)
@@ -204,14 +219,3 @@ class Store:
         if statuses is not None:
             query = query.where(filter=firestore.FieldFilter("status", "in", list(statuses)))
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
-
-    def meeting_by_event(self, calendar_key: str, event_id: str) -> Meeting | None:
-        query = (
-            self.client.collection(MEETINGS)
-            .where(filter=firestore.FieldFilter("calendar_key", "==", calendar_key))
-            .where(filter=firestore.FieldFilter("event_id", "==", event_id))
-            .limit(1)
-        )
-        for snap in query.stream():
-            return Meeting.from_dict(snap.to_dict() or {})
-        return None

@@ -55,3 +55,25 @@ class Publisher:
             if ordering_key:
                 self.client.resume_publish(path, ordering_key)
             raise PublishError(f"publish to {topic} failed: {type(exc).__name__}") from exc
+
+
+class TopicSink:
+    """The `EventSink` port on a topic: structured CloudEvents, with `ce-` attributes too."""
+
+    def __init__(self, publisher: Publisher, topic: str) -> None:
+        self._publisher = publisher
+        self._topic = topic
+
+    def emit(self, event: dict[str, Any], *, ordering_key: str) -> None:
+        self._publisher.publish(
+            self._topic,
+            event,
+            ordering_key=ordering_key,
+            attributes={
+                "ce-id": str(event["id"]),
+                "ce-type": str(event["type"]),
+                "ce-source": str(event["source"]),
+                "ce-specversion": "1.0",
+                "content-type": "application/cloudevents+json",
+            },
+        )

@@ -1,0 +1,272 @@
+"""The ``/_emulator/`` control API: users, clock, config, faults, push knobs, inspection.
+
+Tests and the local stack drive the emulator through these JSON endpoints; none of
+them are Google APIs and none are written to the request log.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote
+
+from emulator import meet, oauth
+from emulator.errors import ApiError
+from emulator.state import DEFAULT_CONFIG, CalendarData, Emulator, Fault, RateLimit, User
+from emulator.wire import Request, Response, json_response
+
+JSON = dict[str, Any]
+
+
+def _err(status: int, message: str) -> ApiError:
+    return ApiError(status, {"error": message})
+
+
+def _body(req: Request) -> JSON:
+    try:
+        body = req.json()
+    except ValueError as exc:
+        raise _err(400, "body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise _err(400, "body must be a JSON object")
+    return body
+
+
+def _user(emu: Emulator, email: str) -> User:
+    user = emu.users.get(email)
+    if user is None:
+        raise _err(404, f"no user {email}")
+    return user
+
+
+def _calendar(emu: Emulator, calendar_id: str) -> CalendarData:
+    return _user(emu, calendar_id).calendar
+
+
+def create_user(emu: Emulator, email: str) -> JSON:
+    """Create (or re-issue a refresh token for) a user with a primary calendar."""
+    with emu.lock:
+        if email not in emu.users:
+            cal = CalendarData(id=email, owner=email)
+            emu.users[email] = User(email=email, calendar=cal)
+            emu.calendars_by_uid[cal.uid] = cal
+        return {"email": email, "refresh_token": oauth.new_refresh_token(emu, email)}
+
+
+def _space_view(emu: Emulator, space_key: str) -> JSON:
+    try:
+        space = meet.lookup(emu, space_key, allow_code=True)
+    except ApiError as exc:
+        raise _err(404, f"no space {space_key}") from exc
+    out = meet.space_resource(space, None)
+    out["owner"] = space.owner
+    out["conferences"] = [
+        {
+            "name": f"conferenceRecords/{c.id}",
+            "start_time": c.start_ts,
+            "end_time": c.end_ts,
+            "ended": c.end_ts is not None,
+            "ended_by": c.ended_by,
+        }
+        for c in space.conferences
+    ]
+    return out
+
+
+def _fault(spec: JSON) -> Fault:
+    if not isinstance(spec.get("status"), int):
+        raise _err(400, "fault needs an integer status")
+    if spec.get("path"):
+        try:
+            re.compile(str(spec["path"]))
+        except re.error as exc:
+            raise _err(400, f"bad path regex: {exc}") from exc
+    count = spec.get("count", 1)
+    return Fault(
+        status=int(spec["status"]),
+        reason=spec.get("reason"),
+        message=spec.get("message"),
+        count=None if count is None else int(count),
+        method=(spec.get("method") or None) and str(spec["method"]).upper(),
+        path=spec.get("path"),
+        api=spec.get("api"),
+    )
+
+
+def _fault_view(f: Fault) -> JSON:
+    return {
+        "status": f.status,
+        "reason": f.reason,
+        "message": f.message,
+        "count": f.count,
+        "method": f.method,
+        "path": f.path,
+        "api": f.api,
+    }
+
+
+def handle(emu: Emulator, req: Request) -> Response:
+    path = req.path[len("/_emulator") :].rstrip("/") or "/"
+    parts = [unquote(p) for p in path.strip("/").split("/")]
+    method = req.method
+    head = parts[0]
+    try:
+        return _route(emu, req, method, head, parts)
+    except ApiError as exc:
+        return json_response(exc.body, exc.status)
+
+
+def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]) -> Response:
+    if head == "health":
+        return json_response({"status": "ok"})
+    if head == "reset" and method == "POST":
+        emu.reset()
+        return json_response({"reset": True})
+    if head == "users":
+        if len(parts) == 1 and method == "POST":
+            email = _body(req).get("email")
+            if not email or "@" not in str(email):
+                raise _err(400, "email required")
+            return json_response(create_user(emu, str(email)))
+        if len(parts) == 1 and method == "GET":
+            with emu.lock:
+                return json_response(
+                    [
+                        {
+                            "email": u.email,
+                            "client_ids": sorted(u.client_ids),
+                            "event_count": len(u.calendar.events),
+                        }
+                        for u in emu.users.values()
+                    ]
+                )
+        with emu.lock:
+            user = _user(emu, parts[1])
+            if len(parts) == 2 and method == "DELETE":
+                oauth.revoke_user(emu, user.email, access_tokens=False)
+                del emu.users[user.email]
+                emu.calendars_by_uid.pop(user.calendar.uid, None)
+                for ch in emu.channels.values():
+                    if ch.calendar_uid == user.calendar.uid:
+                        ch.stopped = True
+                return json_response({"deleted": user.email})
+            if len(parts) == 3 and parts[2] == "revoke" and method == "POST":
+                oauth.revoke_user(emu, user.email)
+                return json_response({"revoked": user.email})
+            if len(parts) == 3 and parts[2] == "token" and method == "POST":
+                scope = _body(req).get("scope") or oauth.DEFAULT_SCOPE
+                return json_response(oauth.issue_access_token(emu, user.email, str(scope)))
+    if head == "calendars" and len(parts) >= 2:
+        with emu.lock:
+            cal = _calendar(emu, parts[1])
+            action = parts[2] if len(parts) > 2 else None
+            if action is None and method == "GET":
+                return json_response(
+                    {
+                        "id": cal.id,
+                        "owner": cal.owner,
+                        "resource_id": cal.resource_id,
+                        "event_count": len(cal.events),
+                        "changes": len(cal.history_seqs),
+                        "sync_epoch": cal.epoch,
+                    }
+                )
+            if action == "invalidate_sync_tokens" and method == "POST":
+                cal.epoch += 1
+                return json_response({"sync_epoch": cal.epoch})
+            if action == "notify" and method == "POST":
+                emu.notify_channels(cal)
+                return json_response({"notified": True})
+            if action == "events" and method == "GET":
+                return json_response([ev.data for ev in cal.events.values()])
+    if head == "channels" and method == "GET":
+        with emu.lock:
+            now_ms = emu.clock.now() * 1000
+            return json_response(
+                [
+                    {
+                        "id": c.id,
+                        "resource_id": c.resource_id,
+                        "address": c.address,
+                        "user": c.user,
+                        "expiration": c.expiration_ms,
+                        "stopped": c.stopped,
+                        "expired": c.expiration_ms <= now_ms,
+                        "last_message_number": c.number,
+                    }
+                    for c in emu.channels.values()
+                ]
+            )
+    if head == "push":
+        if method == "POST":
+            return json_response(emu.push.configure(_body(req)))
+        return json_response(emu.push.settings())
+    if head == "deliveries":
+        if method == "DELETE":
+            emu.push.deliveries.clear()
+            return json_response({"cleared": True})
+        return json_response(list(emu.push.deliveries))
+    if head == "faults":
+        with emu.lock:
+            if method == "DELETE":
+                emu.faults.clear()
+            elif method == "POST":
+                body = _body(req)
+                specs = body.get("faults") if "faults" in body else [body]
+                emu.faults.extend(_fault(s) for s in specs or [])
+            return json_response([_fault_view(f) for f in emu.faults])
+    if head == "rate_limits":
+        with emu.lock:
+            if method == "DELETE":
+                emu.rate_limits.clear()
+            elif method == "POST":
+                body = _body(req)
+                status = int(body.get("status", 403))
+                if status not in (403, 429) or not body.get("user"):
+                    raise _err(400, "need user and status 403 or 429")
+                emu.rate_limits[str(body["user"])] = RateLimit(int(body["per_minute"]), status)
+            return json_response(
+                {
+                    u: {"per_minute": r.per_minute, "status": r.status}
+                    for u, r in emu.rate_limits.items()
+                }
+            )
+    if head == "clock":
+        if method == "POST":
+            body = _body(req)
+            emu.clock.advance(float(body.get("advance_seconds", 0)))
+        return json_response({"now": emu.clock.now(), "offset_seconds": emu.clock.offset})
+    if head == "config":
+        with emu.lock:
+            if method == "POST":
+                body = _body(req)
+                unknown = set(body) - set(DEFAULT_CONFIG)
+                if unknown:
+                    raise _err(400, f"unknown config keys: {sorted(unknown)}")
+                if body.get("conference_outcome", "success") not in ("success", "failure"):
+                    raise _err(400, "conference_outcome must be success or failure")
+                emu.config.update(body)
+            return json_response(emu.config)
+    if head == "requests":
+        with emu.lock:
+            if method == "DELETE":
+                emu.requests.clear()
+                return json_response({"cleared": True})
+            return json_response(list(emu.requests))
+    if head == "spaces":
+        with emu.lock:
+            if len(parts) == 1:
+                return json_response([_space_view(emu, s) for s in emu.spaces])
+            if len(parts) == 2 and method == "GET":
+                return json_response(_space_view(emu, parts[1]))
+            if len(parts) == 3 and method == "POST" and parts[2] in ("join", "leave"):
+                try:
+                    space = meet.lookup(emu, parts[1], allow_code=True)
+                except ApiError as exc:
+                    raise _err(404, f"no space {parts[1]}") from exc
+                if parts[2] == "join":
+                    meet.join(emu, space)
+                else:
+                    meet.end_conference(emu, space, "last participant left")
+                return json_response(_space_view(emu, space.id))
+    raise _err(404, f"unknown control endpoint {method} {req.path}")

@@ -1,0 +1,6 @@
+locals {
+  labels = merge(var.labels, {
+    app        = "meetsync"
+    managed-by = "terraform"
+  })
+}

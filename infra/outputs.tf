@@ -1,0 +1,54 @@
+output "webhook_url" {
+  description = "Address Google Calendar pushes notifications to (the functions' WEBHOOK_URL)."
+  value       = local.webhook_url
+}
+
+output "function_urls" {
+  description = "URL of every function, by name (the run.app address; IAM-protected except the webhook)."
+  value       = { for key, fn in google_cloudfunctions2_function.fn : key => fn.service_config[0].uri }
+}
+
+output "create_meeting_url" {
+  description = "URL client services call (with an identity token) to create a meeting."
+  value       = google_cloudfunctions2_function.fn["create-meeting"].service_config[0].uri
+}
+
+output "watch_calendar_url" {
+  description = "URL operators call (with an identity token) to watch or unwatch a calendar."
+  value       = google_cloudfunctions2_function.fn["watch-calendar"].service_config[0].uri
+}
+
+output "calendar_changes_topic" {
+  description = "Topic of calendar change signals (ordering key = calendar)."
+  value       = google_pubsub_topic.topic["calendar-changes"].name
+}
+
+output "meeting_events_topic" {
+  description = "Topic of outbound meeting CloudEvents; attach your services' subscriptions to it."
+  value       = google_pubsub_topic.topic["meeting-events"].id
+}
+
+output "dead_letter_subscription" {
+  description = "Pull subscription holding change signals the worker gave up on."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "function_service_accounts" {
+  description = "Runtime service account of every function, by name."
+  value       = { for key, sa in google_service_account.fn : key => sa.email }
+}
+
+output "delegation_service_account" {
+  description = "Service account that impersonates Workspace users (delegation mode; null otherwise)."
+  value       = one(google_service_account.delegation[*].email)
+}
+
+output "delegation_client_id" {
+  description = "Client id (unique id) to authorise for domain-wide delegation in the Workspace admin console, with the Calendar and Meet scopes (delegation mode; null otherwise)."
+  value       = one(google_service_account.delegation[*].unique_id)
+}
+
+output "source_object" {
+  description = "Source archive the functions run, gs://BUCKET/source/SHA256.zip."
+  value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
+}

@@ -1,0 +1,183 @@
+"""The conference-update policy: what a changed Calendar event means for a meeting we hold.
+
+`decide` is a pure function of (meeting record, event as Calendar returns it);
+the sync service carries out its decision (Meet calls, record update, outbound
+events). The table it implements is in the design: ready, failed, rescheduled,
+updated, cancelled, detached, and echoes of our own writes ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.domain.models import Meeting, MeetingStatus, sha256_hex
+
+Json = dict[str, Any]
+
+OWNED_PROPERTY = "meetsyncMeeting"
+"""Private extended property marking an event as made by this product (value: meeting id)."""
+SPACE_PROPERTY = "meetsyncSpace"
+"""Private extended property we stamp with the Meet space name once it is known."""
+
+READY = "meeting.ready"
+FAILED = "meeting.failed"
+RESCHEDULED = "meeting.rescheduled"
+UPDATED = "meeting.updated"
+CANCELLED = "meeting.cancelled"
+DETACHED = "meeting.detached"
+CREATED = "meeting.created"
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    """The parts of an event's `conferenceData` the policy looks at."""
+
+    solution: str
+    conference_id: str
+    request_id: str
+    status: str
+    """`pending`, `success`, `failure`, or `` for a copied conference (no createRequest)."""
+    uri: str
+
+    @classmethod
+    def of(cls, event: Json) -> Conference | None:
+        data = event.get("conferenceData")
+        if not isinstance(data, dict):
+            return None
+        create = data.get("createRequest") or {}
+        solution = (data.get("conferenceSolution") or {}).get("key", {}).get("type") or (
+            create.get("conferenceSolutionKey") or {}
+        ).get("type", "")
+        video = next(
+            (
+                e.get("uri", "")
+                for e in data.get("entryPoints") or []
+                if e.get("entryPointType") == "video"
+            ),
+            "",
+        )
+        return cls(
+            solution=str(solution),
+            conference_id=str(data.get("conferenceId", "")),
+            request_id=str(create.get("requestId", "")),
+            status=str((create.get("status") or {}).get("statusCode", "")),
+            uri=str(video),
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Usable: a created conference that succeeded, or a copied one with a link."""
+        return self.status == "success" or (not self.status and bool(self.uri))
+
+
+@dataclass(slots=True)
+class Decision:
+    fields: Json = field(default_factory=dict)
+    emits: list[str] = field(default_factory=list)
+    end_conference: bool = False
+    resolve_space_code: str = ""
+    """Meeting code whose stable `spaces/{id}` name must be looked up through Meet."""
+    stamp_space: bool = False
+    """Write the space name back onto the event (with If-Match)."""
+
+    @property
+    def noop(self) -> bool:
+        return not self.fields and not self.emits and not self.end_conference
+
+
+def _times(event: Json, key: str) -> Json:
+    value = event.get(key) or {}
+    return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
+
+
+def attendee_emails(event: Json) -> list[str]:
+    return sorted(str(a.get("email", "")).lower() for a in event.get("attendees") or [])
+
+
+def is_ours(meeting: Meeting, conference: Conference) -> bool:
+    """Our conference: made from our requestId, or the space we created and copied in."""
+    if meeting.request_id and conference.request_id == meeting.request_id:
+        return True
+    return bool(meeting.meeting_code) and conference.conference_id == meeting.meeting_code
+
+
+def decide(meeting: Meeting, event: Json) -> Decision:
+    """What to do about `event`, the latest state of `meeting`'s Calendar event."""
+    decision = Decision()
+    etag = str(event.get("etag", ""))
+    if meeting.status == MeetingStatus.CANCELLED or (etag and etag == meeting.event_etag):
+        return decision  # terminal, or an echo / duplicate of what we already hold
+    decision.fields.update(event_etag=etag, event_updated=str(event.get("updated", "")))
+
+    if event.get("status") == "cancelled":
+        decision.fields["status"] = MeetingStatus.CANCELLED
+        decision.end_conference = bool(meeting.space) and meeting.status != MeetingStatus.DETACHED
+        decision.emits.append(CANCELLED)
+        return decision
+
+    conference = Conference.of(event)
+    if meeting.status != MeetingStatus.DETACHED:
+        _decide_conference(meeting, event, conference, decision)
+
+    start, end = _times(event, "start"), _times(event, "end")
+    if (start, end) != (meeting.start, meeting.end):
+        decision.fields.update(start=start, end=end)
+        decision.emits.append(RESCHEDULED)
+    summary, attendees = str(event.get("summary", "")), attendee_emails(event)
+    if summary != meeting.summary or attendees != meeting.attendees:
+        decision.fields.update(summary=summary, attendees=attendees)
+        decision.emits.append(UPDATED)
+    if event.get("htmlLink") and event["htmlLink"] != meeting.html_link:
+        decision.fields["html_link"] = event["htmlLink"]
+    return decision
+
+
+def _decide_conference(
+    meeting: Meeting, event: Json, conference: Conference | None, decision: Decision
+) -> None:
+    if conference is None or not is_ours(meeting, conference):
+        decision.fields["status"] = MeetingStatus.DETACHED
+        decision.emits.append(DETACHED)
+        return
+    if conference.ready:
+        space = meeting.space
+        stamped = ((event.get("extendedProperties") or {}).get("private") or {}).get(SPACE_PROPERTY)
+        decision.stamp_space = not space or stamped != space
+    if meeting.status == MeetingStatus.PENDING and conference.ready:
+        code = conference.conference_id
+        decision.fields.update(
+            status=MeetingStatus.READY,
+            meeting_code=code,
+            meeting_uri=conference.uri or f"https://meet.google.com/{code}",
+        )
+        if not meeting.space:
+            decision.resolve_space_code = code
+        decision.emits.append(READY)
+    elif meeting.status == MeetingStatus.PENDING and conference.status == "failure":
+        decision.fields["status"] = MeetingStatus.FAILED
+        decision.emits.append(FAILED)
+
+
+def apply(meeting: Meeting, fields: Json, now: dt.datetime, *, emits: bool = True) -> Meeting:
+    """A new record with `fields` set and `updated_at` moved; the version is bumped when the
+    change is announced, since it is part of the announcement's id."""
+    version = meeting.version + 1 if emits else meeting.version
+    return dataclasses.replace(meeting, **fields, version=version, updated_at=now)
+
+
+def cloud_event(meeting: Meeting, kind: str, now: dt.datetime, source: str) -> Json:
+    """The outbound CloudEvent (structured JSON). Its id is stable for one change of one
+    meeting (meeting id, kind, record version), so a re-delivery carries the same id."""
+    return {
+        "specversion": "1.0",
+        "id": sha256_hex(f"{meeting.id}:{kind}:{meeting.version}")[:32],
+        "source": source,
+        "type": kind,
+        "subject": f"meetings/{meeting.id}",
+        "time": now.isoformat(),
+        "datacontenttype": "application/json",
+        "data": meeting.public(),
+    }

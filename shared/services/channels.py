@@ -1,0 +1,264 @@
+"""Watch channels: start and stop watching, renew before expiry, reap orphans, sweep.
+
+Google never renews a channel: we open a new one (new id and token) before the
+old one expires, keep both live for an overlap, then stop the old one. Only
+the SHA-256 of a channel token is stored; the token itself goes to Google once.
+A calendar that is gone, or a user whose authorization is revoked, is marked so
+and reported, never retried forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import logs
+from shared.domain.models import (
+    CalendarState,
+    CalendarStatus,
+    Channel,
+    ChannelState,
+    UserStatus,
+    calendar_key,
+)
+from shared.domain.ports import CalendarPort
+from shared.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
+from shared.store.firestore import Store
+
+_log = logs.get(__name__)
+_PURGE_AFTER = dt.timedelta(days=7)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+class WatchError(Exception):
+    """A watch request we refuse (unknown user, no webhook configured)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig:
+    webhook_url: str
+    ttl_seconds: int
+    renew_window_seconds: int
+    overlap_seconds: int
+
+
+@dataclass
+class RenewReport:
+    renewed: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    orphans_stopped: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    auth_revoked: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+
+class ChannelService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        calendar: CalendarPort,
+        config: ChannelConfig,
+        initial_sync: Callable[[str], object],
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = store
+        self._calendar = calendar
+        self._config = config
+        self._initial_sync = initial_sync
+        self._now = now
+
+    # -- watch / unwatch -------------------------------------------------------------------
+
+    def watch(self, user: str, calendar_id: str) -> dict[str, Any]:
+        """Start watching (idempotent): a live channel is reused, else one is opened; then the
+        first full sync stores the sync token."""
+        owner = self._known_user(user)
+        cal_id = owner if calendar_id == "primary" else calendar_id
+        key = calendar_key(owner, cal_id)
+        state = self._store.get_calendar(key)
+        live = self._live_channel(key)
+        if state is not None and state.status == CalendarStatus.WATCHING and live is not None:
+            return self._answer(state, live, created=False)
+        if not self._config.webhook_url:
+            raise WatchError(500, "WEBHOOK_URL is not configured")
+        if state is None or state.status != CalendarStatus.WATCHING:
+            state = CalendarState(key=key, owner=owner, calendar_id=cal_id)
+            self._store.put_calendar(state)
+        channel = self._open_channel(state)
+        self._store.update_calendar(key, {"resource_id": channel.resource_id})
+        self._initial_sync(key)
+        return self._answer(state, channel, created=True)
+
+    def unwatch(self, user: str, calendar_id: str) -> dict[str, Any]:
+        owner = self._known_user(user)
+        cal_id = owner if calendar_id == "primary" else calendar_id
+        key = calendar_key(owner, cal_id)
+        state = self._store.get_calendar(key)
+        if state is None:
+            raise WatchError(404, f"calendar {calendar_id} of {user} is not watched", "calendarId")
+        stopped = []
+        for channel in self._store.channels_for(key):
+            if channel.state != ChannelState.STOPPED:
+                self._stop(state, channel)
+                stopped.append(channel.id)
+        self._store.update_calendar(key, {"status": CalendarStatus.STOPPED.value, "sync_token": ""})
+        return {"calendarId": calendar_id, "stoppedChannels": stopped}
+
+    def _known_user(self, email: str) -> str:
+        user = self._store.get_user(email)
+        if user is None:
+            raise WatchError(403, f"unknown user {email}", "user")
+        if user.status != UserStatus.ACTIVE:
+            raise WatchError(409, f"authorization of {email} was revoked: re-authorize", "user")
+        return user.email
+
+    def _live_channel(self, key: str) -> Channel | None:
+        horizon = self._now() + dt.timedelta(seconds=self._config.overlap_seconds)
+        live = [
+            c
+            for c in self._store.channels_for(key)
+            if c.state == ChannelState.ACTIVE and c.expiration > horizon
+        ]
+        return max(live, key=lambda c: c.expiration, default=None)
+
+    def _answer(self, state: CalendarState, channel: Channel, *, created: bool) -> dict[str, Any]:
+        return {
+            "calendarId": state.calendar_id,
+            "calendarKey": state.key,
+            "channelId": channel.id,
+            "expiration": channel.expiration.isoformat(),
+            "created": created,
+        }
+
+    def _open_channel(self, state: CalendarState) -> Channel:
+        channel_id = str(uuid.uuid4())
+        token = secrets.token_urlsafe(32)
+        granted = self._calendar.watch(
+            state.owner,
+            state.calendar_id,
+            channel_id=channel_id,
+            token=token,
+            address=self._config.webhook_url,
+            ttl_seconds=self._config.ttl_seconds,
+        )
+        expiration = dt.datetime.fromtimestamp(int(granted["expiration"]) / 1000, dt.UTC)
+        channel = Channel(
+            id=channel_id,
+            calendar_key=state.key,
+            resource_id=str(granted["resourceId"]),
+            token_hash=token_hash(token),
+            expiration=expiration,
+        )
+        self._store.put_channel(channel)
+        _log.info("channel opened", extra={"channel": channel_id, "expiration": str(expiration)})
+        return channel
+
+    def _stop(self, state: CalendarState | None, channel: Channel) -> None:
+        """Stop at Google (already gone counts as stopped) and record it."""
+        if state is not None:
+            with contextlib.suppress(NotFoundError, GoneError):
+                self._calendar.stop_channel(state.owner, channel.id, channel.resource_id)
+        now = self._now()
+        self._store.update_channel(
+            channel.id,
+            {"state": ChannelState.STOPPED.value, "purge_at": now + _PURGE_AFTER},
+        )
+
+    # -- renewal ---------------------------------------------------------------------------
+
+    def renew(self) -> RenewReport:
+        """Replace channels that expire soon, stop replaced ones after the overlap, reap orphans."""
+        report = RenewReport()
+        now = self._now()
+        window = now + dt.timedelta(seconds=self._config.renew_window_seconds)
+        states: dict[str, CalendarState | None] = {}
+        for channel in self._store.channels_in_state(
+            [ChannelState.ACTIVE.value, ChannelState.STOPPING.value]
+        ):
+            if channel.calendar_key not in states:
+                states[channel.calendar_key] = self._store.get_calendar(channel.calendar_key)
+            state = states[channel.calendar_key]
+            try:
+                self._renew_one(state, channel, now, window, report)
+            except AuthRevokedError:
+                self._mark(state, CalendarStatus.AUTH_REVOKED, "authorization revoked", report)
+            except NotFoundError:
+                self._mark(state, CalendarStatus.GONE, "calendar not found", report)
+            except ApiError as exc:  # transient after retries: report, next run tries again
+                report.errors.append(f"{channel.id}: {exc}")
+        if report.gone or report.auth_revoked or report.errors:
+            _log.warning("channel renewal needs attention", extra=report.to_dict())
+        return report
+
+    def _renew_one(
+        self,
+        state: CalendarState | None,
+        channel: Channel,
+        now: dt.datetime,
+        window: dt.datetime,
+        report: RenewReport,
+    ) -> None:
+        if state is None or state.status != CalendarStatus.WATCHING:
+            self._stop(state, channel)
+            report.orphans_stopped.append(channel.id)
+            return
+        if channel.state == ChannelState.STOPPING:
+            if channel.stop_after is None or channel.stop_after <= now:
+                self._stop(state, channel)
+                report.stopped.append(channel.id)
+            return
+        if channel.expiration <= window and not channel.replaced_by:
+            replacement = self._open_channel(state)
+            stop_after = min(
+                now + dt.timedelta(seconds=self._config.overlap_seconds), channel.expiration
+            )
+            self._store.update_channel(
+                channel.id,
+                {
+                    "state": ChannelState.STOPPING.value,
+                    "replaced_by": replacement.id,
+                    "stop_after": stop_after,
+                },
+            )
+            report.renewed.append(channel.id)
+
+    def _mark(
+        self, state: CalendarState | None, status: CalendarStatus, why: str, report: RenewReport
+    ) -> None:
+        if state is None:
+            return
+        self._store.update_calendar(state.key, {"status": status.value, "status_reason": why})
+        if status is CalendarStatus.AUTH_REVOKED:
+            self._store.set_user_status(state.owner, UserStatus.AUTH_REVOKED.value)
+            report.auth_revoked.append(state.key)
+        else:
+            report.gone.append(state.key)
+        for channel in self._store.channels_for(state.key):
+            if channel.state != ChannelState.STOPPED:
+                self._store.update_channel(
+                    channel.id,
+                    {"state": ChannelState.STOPPED.value, "purge_at": self._now() + _PURGE_AFTER},
+                )

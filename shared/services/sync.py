@@ -1,0 +1,303 @@
+"""Incremental sync of one calendar, and the conference updates it drives.
+
+One change signal → take the calendar's lease (or mark it dirty and stop: the
+holder will sync again) → list changes page by page from the stored sync token
+→ for every changed event that is one of our meetings, carry out
+`conference.decide` → save the new sync token only after the last page →
+release the lease, syncing again first if the calendar went dirty meanwhile.
+
+A 410 drops the token and runs a full sync over the configured window, then
+reconciles every meeting we hold that the full sync did not return (it may
+have been deleted in the gap; `events.get` tells).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared import logs
+from shared.domain import conference
+from shared.domain.lease import Acquire, LeaseDecision
+from shared.domain.models import CalendarState, Meeting, MeetingStatus
+from shared.domain.ports import CalendarPort, EventPage, EventSink, Json, MeetPort
+from shared.errors import (
+    FailedPreconditionError,
+    FullSyncRequiredError,
+    GoneError,
+    NotFoundError,
+    PreconditionFailedError,
+)
+
+_log = logs.get(__name__)
+_DECIDE_ATTEMPTS = 4
+
+
+class SyncStore(Protocol):
+    """The slice of the Firestore store the sync needs."""
+
+    def get_calendar(self, key: str) -> CalendarState | None: ...
+
+    def acquire_lease(
+        self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int
+    ) -> LeaseDecision: ...
+
+    def release_lease(
+        self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int
+    ) -> bool: ...
+
+    def save_sync_token(self, key: str, *, owner: str, token: str, token_version: int) -> bool: ...
+
+    def get_meeting(self, meeting_id: str) -> Meeting | None: ...
+
+    def get_meetings(self, meeting_ids: Any) -> dict[str, Meeting]: ...
+
+    def update_meeting(
+        self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
+    ) -> Meeting | None: ...
+
+    def meetings_for_calendar(self, calendar_key: str, statuses: Any = None) -> list[Meeting]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    lease_seconds: int
+    full_sync_days: int
+    source: str
+    """CloudEvents `source` of outbound meeting events."""
+
+
+@dataclass
+class SyncReport:
+    outcome: str = ""
+    passes: int = 0
+    pages: int = 0
+    events_seen: int = 0
+    meetings_changed: int = 0
+    full_syncs: int = 0
+    emitted: list[str] = dataclasses.field(default_factory=list)
+
+
+class SyncService:
+    def __init__(
+        self,
+        *,
+        store: SyncStore,
+        calendar: CalendarPort,
+        meet: MeetPort,
+        sink: EventSink,
+        config: SyncConfig,
+        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = store
+        self._calendar = calendar
+        self._meet = meet
+        self._sink = sink
+        self._config = config
+        self._now = now
+
+    # -- the lease loop --------------------------------------------------------------------
+
+    def sync(self, key: str, *, owner: str) -> SyncReport:
+        """Sync `key` under its lease. `owner` is the signal's message id: a redelivery of
+        the message whose worker died takes its own lease back at once."""
+        report = SyncReport()
+        lease_s = self._config.lease_seconds
+        decision = self._store.acquire_lease(
+            key, owner=owner, now=self._now(), lease_seconds=lease_s
+        )
+        if decision.outcome is not Acquire.ACQUIRED:
+            report.outcome = decision.outcome.value
+            return report
+        again = True
+        while again:
+            state = self._store.get_calendar(key)
+            if state is None or state.lease_owner != owner:
+                report.outcome = "lease_lost"
+                return report
+            self._sync_pass(state, owner, report)
+            report.passes += 1
+            again = self._store.release_lease(
+                key, owner=owner, now=self._now(), lease_seconds=lease_s
+            )
+        report.outcome = "synced"
+        return report
+
+    def _sync_pass(self, state: CalendarState, owner: str, report: SyncReport) -> None:
+        with logs.context(calendar=state.key):
+            if state.sync_token:
+                try:
+                    self._run(state, owner, report, self._pages(state, token=state.sync_token))
+                    return
+                except FullSyncRequiredError:
+                    _log.warning("sync token invalidated; running a full sync")
+            self.full_sync(state, owner, report)
+
+    def full_sync(self, state: CalendarState, owner: str, report: SyncReport) -> None:
+        """List the window in full, store a fresh token, reconcile what the list did not show."""
+        report.full_syncs += 1
+        time_min = (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
+        seen: set[str] = set()
+        pages = self._pages(state, time_min=time_min)
+        self._run(state, owner, report, pages, seen=seen, token_version=state.token_version + 1)
+        self._reconcile(state, seen, report)
+
+    def _pages(
+        self, state: CalendarState, *, token: str | None = None, time_min: str | None = None
+    ) -> Iterator[EventPage]:
+        page_token: str | None = None
+        while True:
+            page = self._calendar.list_events(
+                state.owner,
+                state.calendar_id,
+                sync_token=token,
+                page_token=page_token,
+                time_min=None if token else time_min,
+            )
+            yield page
+            if not page.next_page_token:
+                return
+            page_token = page.next_page_token
+
+    def _run(
+        self,
+        state: CalendarState,
+        owner: str,
+        report: SyncReport,
+        pages: Iterator[EventPage],
+        *,
+        seen: set[str] | None = None,
+        token_version: int | None = None,
+    ) -> None:
+        next_token: str | None = None
+        for page in pages:
+            report.pages += 1
+            report.events_seen += len(page.items)
+            if seen is not None:
+                seen.update(str(item.get("id", "")) for item in page.items)
+            self._apply_page(state, page.items, report)
+            next_token = page.next_sync_token
+        if not next_token:
+            # gcal_sync's rule: a last page without a token is a broken contract; fail loudly
+            raise RuntimeError("calendar list ended without nextSyncToken")
+        version = state.token_version if token_version is None else token_version
+        if not self._store.save_sync_token(
+            state.key, owner=owner, token=next_token, token_version=version
+        ):
+            _log.warning("lease lost before saving the sync token; the next sync redoes the work")
+
+    # -- conference updates ----------------------------------------------------------------
+
+    def _apply_page(self, state: CalendarState, items: list[Json], report: SyncReport) -> None:
+        """Look up, in one read, the meetings among the changed events, and update each."""
+        candidates = {}
+        for item in items:
+            marked = ((item.get("extendedProperties") or {}).get("private") or {}).get(
+                conference.OWNED_PROPERTY
+            )
+            if marked or item.get("status") == "cancelled":
+                candidates[str(marked or item.get("id", ""))] = item
+        if not candidates:
+            return
+        held = self._store.get_meetings(candidates)
+        for meeting_id, meeting in held.items():
+            if meeting.calendar_key != state.key:
+                continue
+            if self.apply_event(state, meeting, candidates[meeting_id], report):
+                report.meetings_changed += 1
+
+    def apply_event(
+        self, state: CalendarState, meeting: Meeting, event: Json, report: SyncReport
+    ) -> bool:
+        """Carry out the policy for one event; re-read and decide again on 412 or a race."""
+        for _ in range(_DECIDE_ATTEMPTS):
+            decision = conference.decide(meeting, event)
+            if decision.noop:
+                return False
+            fields = dict(decision.fields)
+            space = meeting.space
+            if decision.resolve_space_code:
+                space = self._meet.get_space(
+                    meeting.organizer, f"spaces/{decision.resolve_space_code}"
+                )["name"]
+                fields["space"] = space
+            if decision.stamp_space and space:
+                try:
+                    stamped = self._stamp(state, event, space)
+                except PreconditionFailedError:
+                    event = self._calendar.get_event(state.owner, state.calendar_id, event["id"])
+                    continue
+                fields.update(
+                    event_etag=stamped.get("etag", ""), event_updated=stamped.get("updated", "")
+                )
+            if decision.end_conference:
+                self._end_conference(meeting.organizer, space)
+            updated = conference.apply(meeting, fields, self._now(), emits=bool(decision.emits))
+            for kind in decision.emits:
+                self._sink.emit(
+                    conference.cloud_event(updated, kind, self._now(), self._config.source),
+                    ordering_key=updated.id,
+                )
+                report.emitted.append(kind)
+            saved = self._store.update_meeting(meeting.id, _if_unchanged(meeting, updated))
+            if saved is not None:
+                _log.info(
+                    "meeting updated",
+                    extra={
+                        "meeting": meeting.id,
+                        "emitted": decision.emits,
+                        "status": updated.status,
+                    },
+                )
+                return True
+            fresh = self._store.get_meeting(meeting.id)
+            if fresh is None:
+                return False
+            meeting = fresh
+        raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry the signal")
+
+    def _stamp(self, state: CalendarState, event: Json, space: str) -> Json:
+        """Write the space name onto the event, conditional on the etag we just read."""
+        private = dict((event.get("extendedProperties") or {}).get("private") or {})
+        private[conference.SPACE_PROPERTY] = space
+        return self._calendar.patch_event(
+            state.owner,
+            state.calendar_id,
+            event["id"],
+            {"extendedProperties": {"private": private}},
+            etag=str(event.get("etag", "")),
+        )
+
+    def _end_conference(self, organizer: str, space: str) -> None:
+        """End the space's active conference; none running (or no space) counts as done."""
+        try:
+            self._meet.end_active_conference(organizer, space)
+        except (FailedPreconditionError, NotFoundError):
+            _log.info("no active conference to end", extra={"space": space})
+
+    def _reconcile(self, state: CalendarState, seen: set[str], report: SyncReport) -> None:
+        """Meetings the full sync did not return may have been deleted in the gap."""
+        live = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
+        for meeting in self._store.meetings_for_calendar(state.key, live):
+            if not meeting.event_id or meeting.event_id in seen:
+                continue
+            try:
+                event = self._calendar.get_event(state.owner, state.calendar_id, meeting.event_id)
+            except (NotFoundError, GoneError):
+                event = {"id": meeting.event_id, "status": "cancelled"}
+            # cancelled in the gap, or alive but outside the window: apply its latest state
+            if self.apply_event(state, meeting, event, report):
+                report.meetings_changed += 1
+
+
+def _if_unchanged(read: Meeting, updated: Meeting) -> Callable[[Meeting], Meeting | None]:
+    """Optimistic write: replace the record only if nobody changed it since we read it."""
+
+    def change(current: Meeting) -> Meeting | None:
+        same = (current.version, current.event_etag) == (read.version, read.event_etag)
+        return updated if same else None
+
+    return change

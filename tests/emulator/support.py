@@ -1,0 +1,160 @@
+"""Test helpers: a control-API client, real googleapiclient services, a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import requests
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+
+from tests.emulator.discovery_schema import validate_response
+
+T = TypeVar("T")
+
+SCOPES = [
+    "https://www.googleapis.com/auth/calendar",
+    "https://www.googleapis.com/auth/meetings.space.created",
+]
+
+
+def run(request: Any, num_retries: int = 0) -> Any:
+    """Execute a googleapiclient request and validate the body against discovery."""
+    body = request.execute(num_retries=num_retries)
+    validate_response(request.methodId, body)
+    return body
+
+
+def error_body(exc: Any) -> dict[str, Any]:
+    """The JSON body of a googleapiclient HttpError."""
+    data: dict[str, Any] = json.loads(exc.content)
+    return data
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy, failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class Harness:
+    """One test's handle on the emulator: control calls and authenticated clients."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self.http.request(method, f"{self.url}/_emulator{path}", json=body, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def add_user(self, email: str) -> str:
+        token: str = self.control("POST", "/users", {"email": email})["refresh_token"]
+        return token
+
+    def credentials(self, email: str) -> Credentials:
+        return Credentials(
+            None,
+            refresh_token=self.add_user(email),
+            token_uri=f"{self.url}/token",
+            client_id="test-client",
+            client_secret="test-secret",
+            scopes=SCOPES,
+        )
+
+    def calendar(self, email: str, credentials: Credentials | None = None) -> Any:
+        return build(
+            "calendar",
+            "v3",
+            static_discovery=True,
+            credentials=credentials or self.credentials(email),
+            client_options={"api_endpoint": f"{self.url}/calendar/v3/"},
+            cache_discovery=False,
+        )
+
+    def meet(self, email: str, credentials: Credentials | None = None) -> Any:
+        return build(
+            "meet",
+            "v2",
+            static_discovery=True,
+            credentials=credentials or self.credentials(email),
+            client_options={"api_endpoint": f"{self.url}/"},
+            cache_discovery=False,
+        )
+
+    def advance(self, seconds: float) -> None:
+        self.control("POST", "/clock", {"advance_seconds": seconds})
+
+    def configure(self, **settings: Any) -> None:
+        self.control("POST", "/config", settings)
+
+    def requests_log(self) -> list[dict[str, Any]]:
+        log: list[dict[str, Any]] = self.control("GET", "/requests")
+        return log
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.control("GET", "/deliveries")
+        return out
+
+
+class Receiver:
+    """A tiny threaded HTTP server that records push notifications."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.statuses: list[int] = []  # answers to give, in order; 200 when empty
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with outer._lock:
+                    status = outer.statuses.pop(0) if outer.statuses else 200
+                    outer.received.append(
+                        {"path": self.path, "headers": dict(self.headers.items()), "body": body}
+                    )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def messages(self, channel_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                m
+                for m in self.received
+                if channel_id is None or m["headers"].get("X-Goog-Channel-ID") == channel_id
+            ]
+
+    def wait(self, count: int, channel_id: str | None = None) -> list[dict[str, Any]]:
+        return wait_for(
+            lambda: (msgs := self.messages(channel_id)) and len(msgs) >= count and msgs,
+            what=f"{count} notifications",
+        )
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
