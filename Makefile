@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 SEEDS ?= 200
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: setup lock test unit lint fmt typecheck dev demo bench chaos plan deploy infra-check clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(CHECKOV_STAMP)
 
 # Re-installs only when the pinned requirements change, so a second run is instant.
 $(STAMP): requirements-dev.txt requirements.txt
@@ -19,6 +21,13 @@ $(STAMP): requirements-dev.txt requirements.txt
 	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements-dev.txt
 	@touch $@
 	@echo "setup: $(VENV) ready"
+
+# checkov's pins clash with the project's, so it gets a virtualenv of its own.
+$(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PY) -m venv $(CHECKOV_VENV)
+	@$(BIN)/uv pip sync -q --python $(CHECKOV_VENV)/bin/python requirements-checkov.txt
+	@touch $@
+	@echo "setup: $(CHECKOV_VENV) ready"
 
 # Regenerates the pinned requirements from pyproject.toml (not part of CI).
 lock: setup
@@ -59,4 +68,4 @@ deploy:
 	cd infra && terraform init && terraform apply -var-file=terraform.tfvars
 
 clean:
-	rm -rf $(VENV) .local .bench .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .local .bench .mypy_cache .pytest_cache .ruff_cache

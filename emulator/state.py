@@ -11,7 +11,6 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +173,6 @@ class Emulator:
         self.rate_limits: dict[str, RateLimit] = {}
         self.requests: list[JSON] = []
         self.seq = 0
-        self.on_commit: list[Callable[[CalendarData, StoredEvent], None]] = []
 
     def start(self) -> None:
         self.scheduler.start()

@@ -39,7 +39,9 @@ resource "google_pubsub_subscription" "sync_worker_push" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.fn["sync-worker"].service_config[0].uri
+    # The topic in the path becomes the CloudEvent source when functions-framework
+    # converts the push body (the same source an Eventarc trigger would give).
+    push_endpoint = "${google_cloudfunctions2_function.fn["sync-worker"].service_config[0].uri}/${google_pubsub_topic.topic["calendar-changes"].id}"
 
     oidc_token {
       service_account_email = google_service_account.pubsub_push.email

@@ -20,6 +20,8 @@ from shared.google.api import Apis, Backoff
 from shared.google.credentials import CredentialsProvider, DelegationProvider, RefreshTokenProvider
 from shared.google.workspace import CalendarAdapter, MeetAdapter
 from shared.services.channels import ChannelConfig, ChannelService
+from shared.services.importer import Importer
+from shared.services.meetings import MeetingService
 from shared.services.signals import SignalService
 from shared.services.sync import SyncConfig, SyncService
 from shared.services.worker import Worker
@@ -158,3 +160,26 @@ def sweep() -> list[str]:
         signal_service().publish(signal)
         keys.append(state.key)
     return keys
+
+
+def event_source() -> str:
+    """CloudEvents `source` of everything this deployment emits."""
+    return f"//meetsync.{settings().project}/meetings"
+
+
+@functools.cache
+def meetings() -> MeetingService:
+    s = settings()
+    return MeetingService(
+        calendar=calendar(),
+        meet=meet(),
+        store=store(),
+        events=meeting_events(),
+        source=event_source(),
+        wait_seconds=s.conference_wait_seconds,
+    )
+
+
+@functools.cache
+def importer() -> Importer:
+    return Importer(calendar=calendar(), store=store())

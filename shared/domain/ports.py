@@ -7,8 +7,11 @@ Events and spaces travel as the plain JSON dicts the APIs define.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from shared.domain.models import Meeting, User
 
 Json = dict[str, Any]
 
@@ -72,3 +75,19 @@ class EventSink(Protocol):
     """Where meeting change events go (the `meeting-events` topic)."""
 
     def emit(self, event: Json, *, ordering_key: str) -> None: ...
+
+
+class MeetingStore(Protocol):
+    """The parts of the Firestore store the meeting services use (users and meetings)."""
+
+    def get_user(self, email: str) -> User | None: ...
+
+    def set_user_status(self, email: str, status: str) -> None: ...
+
+    def get_meeting(self, meeting_id: str) -> Meeting | None: ...
+
+    def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]: ...
+
+    def update_meeting(
+        self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
+    ) -> Meeting | None: ...

@@ -7,15 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 
 from tests.emulator.discovery_schema import validate_response
-
-T = TypeVar("T")
 
 SCOPES = [
     "https://www.googleapis.com/auth/calendar",
@@ -30,14 +28,19 @@ def run(request: Any, num_retries: int = 0) -> Any:
     return body
 
 
+def make_credentials(**kwargs: Any) -> Credentials:
+    """google.oauth2 Credentials (the constructor is untyped upstream)."""
+    return Credentials(**kwargs)  # type: ignore[no-untyped-call]
+
+
 def error_body(exc: Any) -> dict[str, Any]:
     """The JSON body of a googleapiclient HttpError."""
     data: dict[str, Any] = json.loads(exc.content)
     return data
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
-    """Poll ``check`` until it returns something truthy, failing after ``timeout``."""
+def wait_for(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy (answered), failing after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -65,8 +68,8 @@ class Harness:
         return token
 
     def credentials(self, email: str) -> Credentials:
-        return Credentials(
-            None,
+        return make_credentials(
+            token=None,
             refresh_token=self.add_user(email),
             token_uri=f"{self.url}/token",
             client_id="test-client",
@@ -133,13 +136,13 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def messages(self, channel_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -150,10 +153,11 @@ class Receiver:
             ]
 
     def wait(self, count: int, channel_id: str | None = None) -> list[dict[str, Any]]:
-        return wait_for(
+        msgs: list[dict[str, Any]] = wait_for(
             lambda: (msgs := self.messages(channel_id)) and len(msgs) >= count and msgs,
             what=f"{count} notifications",
         )
+        return msgs
 
     def close(self) -> None:
         self._server.shutdown()

@@ -62,15 +62,24 @@ def test_patch_update_etag_sequence_and_updated(h: Harness) -> None:
         cal.events().patch(
             calendarId="primary",
             eventId=ev["id"],
-            body={"start": {"dateTime": "2030-01-01T12:00:00Z"}, "end": {"dateTime": "2030-01-01T13:00:00Z"}},
+            body={
+                "start": {"dateTime": "2030-01-01T12:00:00Z"},
+                "end": {"dateTime": "2030-01-01T13:00:00Z"},
+            },
         )
     )
     assert moved["sequence"] == 1
-    replaced = run(cal.events().update(calendarId="primary", eventId=ev["id"], body=_event(hour=14)))
+    replaced = run(
+        cal.events().update(calendarId="primary", eventId=ev["id"], body=_event(hour=14))
+    )
     assert "summary" in replaced and replaced["summary"] == "meeting 1/14"
     assert replaced["etag"] not in (ev["etag"], patched["etag"], moved["etag"])
     with pytest.raises(HttpError) as missing:
-        run(cal.events().update(calendarId="primary", eventId=ev["id"], body={"summary": "no times"}))
+        run(
+            cal.events().update(
+                calendarId="primary", eventId=ev["id"], body={"summary": "no times"}
+            )
+        )
     assert missing.value.resp.status == 400
 
 
@@ -126,7 +135,9 @@ def test_delete_then_get_cancelled_then_410(h: Harness) -> None:
 
 def test_import_twice_keeps_one_copy(h: Harness) -> None:
     cal = h.calendar(A)
-    body = _event(iCalUID="external-123@partner.example", organizer={"email": "boss@partner.example"})
+    body = _event(
+        iCalUID="external-123@partner.example", organizer={"email": "boss@partner.example"}
+    )
     first = run(cal.events().import_(calendarId="primary", body=body))
     second = run(cal.events().import_(calendarId="primary", body={**body, "summary": "renamed"}))
     assert first["id"] == second["id"]
@@ -171,7 +182,9 @@ def test_deleted_user_calendar_is_404(h: Harness) -> None:
 
 def test_list_filters_and_ordering(h: Harness) -> None:
     cal = h.calendar(A)
-    late = run(cal.events().insert(calendarId="primary", body=_event(hour=15, location="Room Zeta")))
+    late = run(
+        cal.events().insert(calendarId="primary", body=_event(hour=15, location="Room Zeta"))
+    )
     early = run(
         cal.events().insert(
             calendarId="primary",
@@ -192,9 +205,9 @@ def test_list_filters_and_ordering(h: Harness) -> None:
     assert [e["id"] for e in inside["items"]] == [late["id"], early["id"]]
     ordered = run(cal.events().list(calendarId="primary", singleEvents=True, orderBy="startTime"))
     assert [e["id"] for e in ordered["items"]] == [early["id"], late["id"]]
-    assert [e["id"] for e in run(cal.events().list(calendarId="primary", q="QUARTERLY"))["items"]] == [
-        early["id"]
-    ]
+    assert [
+        e["id"] for e in run(cal.events().list(calendarId="primary", q="QUARTERLY"))["items"]
+    ] == [early["id"]]
     assert [e["id"] for e in run(cal.events().list(calendarId="primary", q="zeta"))["items"]] == [
         late["id"]
     ]
@@ -221,7 +234,9 @@ def test_list_parameter_validation(h: Harness) -> None:
         (cal.events().list(calendarId="primary", orderBy="startTime"), "badRequest"),
         (cal.events().list(calendarId="primary", syncToken=token, q="x"), "invalid"),
         (
-            cal.events().list(calendarId="primary", syncToken=token, timeMin="2030-01-01T00:00:00Z"),
+            cal.events().list(
+                calendarId="primary", syncToken=token, timeMin="2030-01-01T00:00:00Z"
+            ),
             "invalid",
         ),
         (cal.events().list(calendarId="primary", syncToken=token, showDeleted=False), "invalid"),
@@ -237,7 +252,10 @@ def test_list_parameter_validation(h: Harness) -> None:
 
 def test_list_paging_max_results(h: Harness) -> None:
     cal = h.calendar(A)
-    ids = [run(cal.events().insert(calendarId="primary", body=_event(day=d)))["id"] for d in range(1, 8)]
+    ids = [
+        run(cal.events().insert(calendarId="primary", body=_event(day=d)))["id"]
+        for d in range(1, 8)
+    ]
     seen: list[str] = []
     request = cal.events().list(calendarId="primary", maxResults=3)
     pages = 0

@@ -1,0 +1,367 @@
+"""Meet links on demand: the create-meeting and get-meeting use cases.
+
+The record is stored first (a transactional insert-if-absent keyed by the meeting
+id derived from the Idempotency-Key), so concurrent retries agree on one meeting
+before any Google call. Then, by mode:
+
+- `calendar`: events.insert with a hangoutsMeet createRequest (event id =
+  requestId = meeting id: a repeated insert is a 409 and we fetch what exists);
+- `space`: Meet spaces.create (only by the request that created the record, or
+  one resuming a stale claim), then the event with that conference copied in;
+- `instant`: the space alone.
+
+Conference readiness is judged by the same `conference.decide` the sync worker
+uses, so both paths agree on what "ready" means. Every status change emits its
+CloudEvent before the record is saved with the version bumped, so a crash in
+between re-emits the same event id rather than losing it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+
+from shared import logs
+from shared.domain import conference
+from shared.domain.meeting_request import (
+    MeetingRequest,
+    event_body,
+    idempotency_key_hash,
+    meeting_id,
+)
+from shared.domain.models import Meeting, MeetingStatus, UserStatus, calendar_key, utcnow
+from shared.domain.ports import CalendarPort, EventSink, Json, MeetingStore, MeetPort
+from shared.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
+
+_log = logs.get(__name__)
+
+STALE_CLAIM_SECONDS = 60.0
+"""A record older than this without its space is an abandoned claim a retry may resume."""
+
+
+class MeetingServiceError(Exception):
+    """A request the service refuses; the entry point maps each subclass to a status."""
+
+    field: str | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownOrganizer(MeetingServiceError):
+    field = "organizer"
+
+
+class ReauthorizationRequired(MeetingServiceError):
+    field = "organizer"
+
+
+class IdempotencyConflict(MeetingServiceError):
+    field = "Idempotency-Key"
+
+
+class MeetingNotFound(MeetingServiceError):
+    field = "id"
+
+
+def poll_delays(
+    *, first: float = 0.02, fast_cap: float = 0.05, fast_for: float = 2.0, slow_cap: float = 1.0
+) -> Iterator[float]:
+    """Sleep lengths between polls: ~20 ms growing to 50 ms for the first ~2 s
+    (a conference is usually ready within a second; latency matters), then backing
+    off by 1.5x up to `slow_cap` (a slow conference should not burn quota)."""
+    elapsed, delay = 0.0, first
+    while True:
+        if elapsed < fast_for:
+            delay = min(fast_cap, delay)
+            yield delay
+            elapsed += delay
+            delay *= 1.25
+        else:
+            delay = min(slow_cap, max(delay, fast_cap) * 1.5)
+            yield delay
+            elapsed += delay
+
+
+def _times(event: Json, key: str) -> Json:
+    value = event.get(key) or {}
+    return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
+
+
+class MeetingService:
+    """Create and read meetings; ports are passed in (fakes in unit tests)."""
+
+    def __init__(
+        self,
+        *,
+        calendar: CalendarPort,
+        meet: MeetPort,
+        store: MeetingStore,
+        events: EventSink,
+        source: str,
+        wait_seconds: float,
+        clock: Callable[[], dt.datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        stale_claim_seconds: float = STALE_CLAIM_SECONDS,
+    ) -> None:
+        self._calendar = calendar
+        self._meet = meet
+        self._store = store
+        self._events = events
+        self._source = source
+        self._wait = wait_seconds
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._stale = stale_claim_seconds
+
+    # -- use cases -------------------------------------------------------------------------
+
+    def create(self, request: MeetingRequest, idempotency_key: str | None) -> Meeting:
+        """Create (or find again) the meeting; returns it ready, failed or still pending."""
+        deadline = self._monotonic() + self._wait
+        self._check_organizer(request.organizer)
+        record = self._new_record(request, idempotency_key)
+        stored, fresh = self._store.create_meeting(record)
+        with logs.context(meeting=stored.id, mode=stored.mode):
+            if not fresh:
+                if stored.body_hash != record.body_hash:
+                    raise IdempotencyConflict(
+                        "this Idempotency-Key was used with a different request body"
+                    )
+                if stored.status != MeetingStatus.PENDING:
+                    return stored
+            try:
+                meeting = self._advance(stored, request, deadline, fresh=fresh)
+            except AuthRevokedError:
+                self._mark_revoked(request.organizer)
+                raise
+            _log.info(
+                "meeting answered",
+                extra={"status": meeting.status, "fresh": fresh, "space": meeting.space},
+            )
+            return meeting
+
+    def get(self, meeting_id: str) -> Meeting:
+        """The record; a pending one is refreshed from its event once (best effort)."""
+        meeting = self._store.get_meeting(meeting_id)
+        if meeting is None:
+            raise MeetingNotFound(f"no meeting {meeting_id}")
+        if meeting.status != MeetingStatus.PENDING or not meeting.event_id:
+            return meeting
+        if meeting.mode == "space" and not meeting.space:
+            return meeting
+        try:
+            event = self._calendar.get_event(
+                meeting.organizer, meeting.calendar_id, meeting.event_id
+            )
+            return self._observe(meeting, event, persist=True)
+        except NotFoundError:
+            return meeting
+        except ApiError as exc:
+            if isinstance(exc, AuthRevokedError):
+                self._mark_revoked(meeting.organizer)
+            _log.warning("refresh of pending meeting failed", extra={"error": str(exc)})
+            return meeting
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _check_organizer(self, email: str) -> None:
+        user = self._store.get_user(email)
+        if user is None:
+            raise UnknownOrganizer(f"{email} is not a user of this product")
+        if user.status == UserStatus.AUTH_REVOKED:
+            raise ReauthorizationRequired(
+                f"authorization of {email} was revoked: the user must re-authorize"
+            )
+        if user.status != UserStatus.ACTIVE:
+            raise UnknownOrganizer(f"{email} is not an active user of this product")
+
+    def _mark_revoked(self, email: str) -> None:
+        _log.warning("user authorization revoked", extra={"user": email})
+        try:
+            self._store.set_user_status(email, UserStatus.AUTH_REVOKED)
+        except Exception:  # the 409 to the caller matters more than this bookkeeping
+            _log.exception("could not mark user auth_revoked")
+
+    def _new_record(self, request: MeetingRequest, key: str | None) -> Meeting:
+        mid = meeting_id(request.organizer, key)
+        now = self._clock()
+        return Meeting(
+            id=mid,
+            organizer=request.organizer,
+            mode=request.mode,
+            calendar_key=calendar_key(request.organizer, request.calendar_id)
+            if request.has_event
+            else "",
+            calendar_id=request.calendar_id if request.has_event else "",
+            event_id=mid if request.has_event else "",
+            request_id=mid if request.mode == "calendar" else "",
+            idempotency_key_hash=idempotency_key_hash(request.organizer, key),
+            body_hash=request.body_hash(),
+            summary=request.summary,
+            start=dict(request.start),
+            end=dict(request.end),
+            attendees=sorted(a.email for a in request.attendees),
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _advance(
+        self, meeting: Meeting, request: MeetingRequest, deadline: float, *, fresh: bool
+    ) -> Meeting:
+        if request.mode != "calendar" and not meeting.space:
+            if fresh or self._claim_stale(meeting):
+                made = self._meet.create_space(request.organizer, dict(request.space_config))
+                meeting = self._record_space(meeting, made)
+            else:
+                meeting = self._wait_for_space(meeting, deadline)
+                if not meeting.space:
+                    return meeting
+        if request.mode == "instant" or meeting.status != MeetingStatus.PENDING:
+            return meeting
+        space: Json | None = None
+        if request.mode == "space":
+            space = {
+                "name": meeting.space,
+                "meetingCode": meeting.meeting_code,
+                "meetingUri": meeting.meeting_uri,
+            }
+        event = None if fresh else self._existing_event(meeting)
+        if event is None:
+            event = self._insert(meeting, event_body(request, meeting.id, space), request)
+        return self._await_conference(meeting, event, deadline)
+
+    def _existing_event(self, meeting: Meeting) -> Json | None:
+        try:
+            return self._calendar.get_event(
+                meeting.organizer, meeting.calendar_id, meeting.event_id
+            )
+        except NotFoundError:
+            return None
+
+    def _insert(self, meeting: Meeting, body: Json, request: MeetingRequest) -> Json:
+        try:
+            return self._calendar.insert_event(
+                meeting.organizer, meeting.calendar_id, body, send_updates=request.send_updates
+            )
+        except DuplicateError:  # a concurrent or earlier attempt made it: use that one
+            return self._calendar.get_event(
+                meeting.organizer, meeting.calendar_id, meeting.event_id
+            )
+
+    def _await_conference(self, meeting: Meeting, event: Json, deadline: float) -> Meeting:
+        """Poll events.get until the conference leaves `pending` or the budget is spent."""
+        meeting = self._observe(meeting, event, persist=False)
+        delays = poll_delays()
+        while meeting.status == MeetingStatus.PENDING:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                break
+            self._sleep(min(next(delays), remaining))
+            event = self._calendar.get_event(
+                meeting.organizer, meeting.calendar_id, meeting.event_id
+            )
+            meeting = self._observe(meeting, event, persist=False)
+        if meeting.status == MeetingStatus.PENDING:
+            meeting = self._save(meeting)
+        return meeting
+
+    def _observe(self, meeting: Meeting, event: Json, *, persist: bool) -> Meeting:
+        """Apply what `event` means to `meeting`; transitions are emitted and saved.
+
+        The first sight of our own event adopts Calendar's rendering of the times,
+        summary and attendees silently (they are what we asked for), so later
+        comparisons by the sync worker do not mistake formatting for a reschedule.
+        Non-transition changes stay in memory unless `persist`.
+        """
+        fields: Json = {}
+        base = meeting
+        if not meeting.event_etag:
+            fields = {
+                "start": _times(event, "start"),
+                "end": _times(event, "end"),
+                "summary": str(event.get("summary", "")),
+                "attendees": conference.attendee_emails(event),
+                "html_link": str(event.get("htmlLink", "")),
+            }
+            base = dataclasses.replace(meeting, **fields)
+        decision = conference.decide(base, event)
+        fields.update(decision.fields)
+        if decision.resolve_space_code:
+            space = self._meet.get_space(meeting.organizer, f"spaces/{decision.resolve_space_code}")
+            fields["space"] = str(space["name"])
+        if decision.emits:
+            return self._transition(meeting, fields, decision.emits)
+        if not fields:
+            return meeting
+        updated = dataclasses.replace(meeting, **fields)
+        return self._save(updated) if persist else updated
+
+    def _transition(self, meeting: Meeting, fields: Json, emits: list[str]) -> Meeting:
+        """Emit the change's CloudEvents, then save the record (version bumped once)."""
+        now = self._clock()
+        new = conference.apply(meeting, fields, now)
+        for kind in emits:
+            self._events.emit(
+                conference.cloud_event(new, kind, now, self._source), ordering_key=new.id
+            )
+        _log.info("meeting changed", extra={"events": emits, "version": new.version})
+        return self._put_if_version(new, meeting.version)
+
+    def _save(self, meeting: Meeting) -> Meeting:
+        """Persist in-memory observations (no event: not a status change)."""
+        new = dataclasses.replace(meeting, version=meeting.version + 1, updated_at=self._clock())
+        return self._put_if_version(new, meeting.version)
+
+    def _put_if_version(self, new: Meeting, expected: int) -> Meeting:
+        def change(current: Meeting) -> Meeting | None:
+            return new if current.version == expected else None
+
+        saved = self._store.update_meeting(new.id, change)
+        if saved is not None:
+            return saved
+        # Someone else (a racing request, the sync worker) moved it first: theirs wins.
+        return self._store.get_meeting(new.id) or new
+
+    def _record_space(self, meeting: Meeting, space: Json) -> Meeting:
+        fields: Json = {
+            "space": str(space["name"]),
+            "meeting_code": str(space.get("meetingCode", "")),
+            "meeting_uri": str(space.get("meetingUri", "")),
+        }
+        if meeting.mode == "instant":
+            fields["status"] = MeetingStatus.READY
+            return self._transition(meeting, fields, [conference.READY])
+        return self._save(dataclasses.replace(meeting, **fields))
+
+    def _claim_stale(self, meeting: Meeting) -> bool:
+        """Take over a claim whose holder died before making the space (transactional)."""
+        now = self._clock()
+        if (now - meeting.updated_at).total_seconds() < self._stale:
+            return False
+        seen = meeting.updated_at
+
+        def change(current: Meeting) -> Meeting | None:
+            if current.space or current.updated_at != seen:
+                return None
+            return dataclasses.replace(current, updated_at=now)
+
+        claimed = self._store.update_meeting(meeting.id, change) is not None
+        _log.info("stale claim", extra={"resumed": claimed})
+        return claimed
+
+    def _wait_for_space(self, meeting: Meeting, deadline: float) -> Meeting:
+        """Another request holds the claim: wait for it to record the space."""
+        delays = poll_delays()
+        while not meeting.space:
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                break
+            self._sleep(min(next(delays), remaining))
+            meeting = self._store.get_meeting(meeting.id) or meeting
+        return meeting

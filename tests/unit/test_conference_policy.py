@@ -1,0 +1,175 @@
+"""The conference-update table, row by row, as a pure function."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from shared.domain import conference as c
+from shared.domain.models import Meeting
+
+NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
+START = {"dateTime": "2026-11-22T10:00:00Z"}
+END = {"dateTime": "2026-11-22T11:00:00Z"}
+
+
+def meeting(**kw: Any) -> Meeting:
+    base: dict[str, Any] = {
+        "id": "m1",
+        "organizer": "alice@example.com",
+        "mode": "calendar",
+        "calendar_key": "k",
+        "event_id": "m1",
+        "request_id": "m1",
+        "summary": "Plan",
+        "start": START,
+        "end": END,
+        "event_etag": '"1"',
+    }
+    base.update(kw)
+    return Meeting(**base)
+
+
+def event(status: str = "pending", **kw: Any) -> dict[str, Any]:
+    conference: dict[str, Any] = {
+        "createRequest": {
+            "requestId": "m1",
+            "conferenceSolutionKey": {"type": "hangoutsMeet"},
+            "status": {"statusCode": status},
+        }
+    }
+    if status == "success":
+        conference.update(
+            conferenceId="abc-defg-hij",
+            conferenceSolution={"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+            entryPoints=[
+                {"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}
+            ],
+        )
+    body: dict[str, Any] = {
+        "id": "m1",
+        "etag": '"2"',
+        "status": "confirmed",
+        "summary": "Plan",
+        "start": START,
+        "end": END,
+        "conferenceData": conference,
+        "extendedProperties": {"private": {c.OWNED_PROPERTY: "m1"}},
+    }
+    body.update(kw)
+    return body
+
+
+def test_pending_to_success_is_ready_and_needs_space_and_stamp() -> None:
+    d = c.decide(meeting(), event("success"))
+    assert d.emits == [c.READY]
+    assert d.fields["status"] == "ready"
+    assert d.fields["meeting_code"] == "abc-defg-hij"
+    assert d.fields["meeting_uri"] == "https://meet.google.com/abc-defg-hij"
+    assert d.resolve_space_code == "abc-defg-hij"
+    assert d.stamp_space
+
+
+def test_failure_marks_failed() -> None:
+    d = c.decide(meeting(), event("failure"))
+    assert d.emits == [c.FAILED]
+    assert d.fields["status"] == "failed"
+
+
+def test_still_pending_changes_nothing_but_the_etag() -> None:
+    d = c.decide(meeting(), event("pending"))
+    assert d.emits == []
+    assert d.fields == {"event_etag": '"2"', "event_updated": ""}
+
+
+def test_move_is_rescheduled() -> None:
+    new_start = {"dateTime": "2026-11-23T10:00:00Z"}
+    d = c.decide(
+        meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij"),
+        event("success", start=new_start),
+    )
+    assert c.RESCHEDULED in d.emits
+    assert d.fields["start"] == new_start
+
+
+def test_rename_and_attendees_are_updated() -> None:
+    d = c.decide(
+        meeting(), event("pending", summary="New", attendees=[{"email": "Bob@Example.com"}])
+    )
+    assert d.emits == [c.UPDATED]
+    assert d.fields["summary"] == "New"
+    assert d.fields["attendees"] == ["bob@example.com"]
+
+
+def test_cancel_ends_the_conference_of_a_known_space() -> None:
+    d = c.decide(
+        meeting(status="ready", space="spaces/x"),
+        {"id": "m1", "status": "cancelled", "etag": '"3"'},
+    )
+    assert d.emits == [c.CANCELLED]
+    assert d.end_conference
+    assert d.fields["status"] == "cancelled"
+
+
+def test_cancelled_meeting_is_terminal() -> None:
+    assert c.decide(meeting(status="cancelled"), event("success")).noop
+
+
+def test_conference_removed_is_detached_and_never_fought() -> None:
+    d = c.decide(
+        meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij"),
+        event("success", conferenceData=None),
+    )
+    assert d.emits == [c.DETACHED]
+    assert not d.stamp_space
+    assert d.fields["status"] == "detached"
+    # later changes to a detached meeting never touch the conference
+    later = c.decide(meeting(status="detached", space="spaces/x"), event("success", etag='"9"'))
+    assert later.emits == []
+    assert not later.stamp_space
+
+
+def test_conference_replaced_by_another_is_detached() -> None:
+    other = event("success")
+    other["conferenceData"]["createRequest"]["requestId"] = "someone-else"
+    other["conferenceData"]["conferenceId"] = "zzz-zzzz-zzz"
+    d = c.decide(meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij"), other)
+    assert d.emits == [c.DETACHED]
+
+
+def test_copied_space_conference_is_ours_by_code() -> None:
+    copied = event("success")
+    del copied["conferenceData"]["createRequest"]
+    m = meeting(
+        mode="space", request_id="", status="ready", space="spaces/x", meeting_code="abc-defg-hij"
+    )
+    d = c.decide(m, copied)
+    assert d.emits == []
+    assert d.stamp_space
+
+
+def test_echo_of_our_own_write_is_a_noop() -> None:
+    m = meeting(event_etag='"2"')
+    assert c.decide(m, event("success")).noop
+
+
+def test_stamped_event_needs_no_second_stamp() -> None:
+    stamped = event(
+        "success",
+        extendedProperties={"private": {c.OWNED_PROPERTY: "m1", c.SPACE_PROPERTY: "spaces/x"}},
+    )
+    d = c.decide(meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij"), stamped)
+    assert not d.stamp_space
+    assert d.emits == []
+
+
+def test_cloud_event_id_is_stable_per_change() -> None:
+    m = c.apply(meeting(), {"status": "ready"}, NOW)
+    first = c.cloud_event(m, c.READY, NOW, "//src")
+    again = c.cloud_event(m, c.READY, NOW + dt.timedelta(seconds=5), "//src")
+    assert first["id"] == again["id"]
+    assert c.cloud_event(c.apply(m, {}, NOW), c.UPDATED, NOW, "//src")["id"] != first["id"]
+    assert first["specversion"] == "1.0"
+    assert first["data"]["status"] == "ready"
+    assert m.version == 1
+    assert c.apply(m, {"event_etag": "x"}, NOW, emits=False).version == 1
