@@ -252,9 +252,10 @@ def _sorted(cal: CalendarData, p: ListParams, after: Key | None) -> Iterator[tup
 
 
 def _changes(
-    cal: CalendarData, p: ListParams, start: int, snapshot: int, after: Key | None
+    cal: CalendarData, p: ListParams, since: int, snapshot: int, after: Key | None
 ) -> Iterator[tuple[Key, str]]:
     seqs, ids = cal.history_seqs, cal.history_ids
+    start = bisect.bisect_right(seqs, since)
     for pos in range(after[0] if after else start, len(seqs)):
         seq = seqs[pos]
         if seq > snapshot:
@@ -262,6 +263,9 @@ def _changes(
         ev = cal.events.get(ids[pos])
         if ev is None or ev.change_seq != seq:
             continue  # a later entry carries this event's latest state
+        master = cal.events.get(ev.data.get("recurringEventId") or "") if p.single else None
+        if master is not None and since < master.change_seq <= snapshot:
+            continue  # the master's expansion already carries this exception
         yield from _emit(cal, ev, p, pos, after, True)
 
 
@@ -356,8 +360,7 @@ def list_events(emu: Emulator, cal: CalendarData, req: Request) -> Response:
     if sync_token is not None:
         since = _check_sync_token(emu, cal, req, p, sync_token)
         snapshot = int(page["s"]) if page else cal.last_seq
-        start = bisect.bisect_right(cal.history_seqs, since)
-        gen = _changes(cal, p, start, snapshot, after)
+        gen = _changes(cal, p, since, snapshot, after)
     else:
         snapshot = int(page["s"]) if page else cal.last_seq
         gen = _sorted(cal, p, after) if p.order_by else _full(cal, p, after)

@@ -77,8 +77,10 @@ class User(_Record):
 
 
 def calendar_key(owner: str, calendar_id: str) -> str:
-    """Stable key of one watched calendar; also the Pub/Sub ordering key."""
-    return f"{owner.lower()}:{calendar_id.lower()}"
+    """Stable key of one calendar; also the Pub/Sub ordering key. `primary` is the owner's
+    own calendar, whose id is the owner's email, so both spellings give one key."""
+    cid = owner if calendar_id == "primary" else calendar_id
+    return f"{owner.lower()}:{cid.lower()}"
 
 
 @dataclass(slots=True)

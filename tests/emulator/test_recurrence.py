@@ -147,3 +147,33 @@ def test_daily_all_day_monthly_interval_until(h: Harness) -> None:
     run(cal.events().delete(calendarId="primary", eventId=monthly["id"]))
     gone = run(cal.events().instances(calendarId="primary", eventId=monthly["id"]))
     assert gone["items"] == []
+
+
+def test_single_events_incremental_sync(h: Harness) -> None:
+    cal = h.calendar(A)
+    body = {
+        "summary": "daily",
+        "start": {"dateTime": "2030-06-01T10:00:00Z"},
+        "end": {"dateTime": "2030-06-01T11:00:00Z"},
+        "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+    }
+    mid = run(cal.events().insert(calendarId="primary", body=body))["id"]
+    full = run(cal.events().list(calendarId="primary", singleEvents=True))
+    assert len(full["items"]) == 3
+    second = f"{mid}_20300602T100000Z"
+    run(cal.events().patch(calendarId="primary", eventId=second, body={"summary": "moved"}))
+    changes = run(
+        cal.events().list(calendarId="primary", singleEvents=True, syncToken=full["nextSyncToken"])
+    )
+    assert [(e["id"], e["summary"]) for e in changes["items"]] == [(second, "moved")]
+    run(cal.events().delete(calendarId="primary", eventId=mid))
+    gone = run(
+        cal.events().list(
+            calendarId="primary", singleEvents=True, syncToken=changes["nextSyncToken"]
+        )
+    )
+    assert sorted((e["id"], e["status"]) for e in gone["items"]) == [
+        (f"{mid}_20300601T100000Z", "cancelled"),
+        (second, "cancelled"),
+        (f"{mid}_20300603T100000Z", "cancelled"),
+    ]

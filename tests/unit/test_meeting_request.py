@@ -160,11 +160,18 @@ def test_calendar_event_body_asks_for_a_meet_conference() -> None:
     assert body["extendedProperties"]["private"] == {OWNED_PROPERTY: "abc123"}
     assert body["attendees"] == [{"email": "bob@x.io", "optional": True, "displayName": "Bob"}]
     assert body["recurrence"][1].startswith("EXDATE")
-    assert body["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 10}]}
+    assert body["reminders"] == {
+        "useDefault": False,
+        "overrides": [{"method": "popup", "minutes": 10}],
+    }
 
 
 def test_space_event_body_copies_the_conference() -> None:
-    space = {"name": "spaces/AbC", "meetingCode": "abc-defg-hij", "meetingUri": "https://meet.google.com/abc-defg-hij"}
+    space = {
+        "name": "spaces/AbC",
+        "meetingCode": "abc-defg-hij",
+        "meetingUri": "https://meet.google.com/abc-defg-hij",
+    }
     body = mr.event_body(parse(conference={"mode": "space"}), "abc123", space)
     data = body["conferenceData"]
     assert "createRequest" not in data

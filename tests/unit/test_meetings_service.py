@@ -44,7 +44,9 @@ class FakeCalendar:
         self.outcome = outcome
         self.error: Exception | None = None
 
-    def insert_event(self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none") -> Json:
+    def insert_event(
+        self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none"
+    ) -> Json:
         self.calls.append("insert")
         if self.error:
             raise self.error
@@ -74,7 +76,9 @@ class FakeCalendar:
             if self.outcome == "success":
                 event["conferenceData"].update(
                     conferenceId="abc-defg-hij",
-                    entryPoints=[{"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}],
+                    entryPoints=[
+                        {"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}
+                    ],
                 )
         return copy.deepcopy(event)
 
@@ -121,7 +125,9 @@ class FakeStore:
         self.meetings[meeting.id] = meeting
         return meeting, True
 
-    def update_meeting(self, meeting_id: str, change: Callable[[Meeting], Meeting | None]) -> Meeting | None:
+    def update_meeting(
+        self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
+    ) -> Meeting | None:
         updated = change(dataclasses.replace(self.meetings[meeting_id]))
         if updated is not None:
             self.meetings[meeting_id] = updated
@@ -148,7 +154,13 @@ class World:
 
 
 def world(calendar: FakeCalendar | None = None, wait: float = 8.0) -> World:
-    cal, meet, store, sink, clock = calendar or FakeCalendar(), FakeMeet(), FakeStore(), FakeSink(), FakeClock()
+    cal, meet, store, sink, clock = (
+        calendar or FakeCalendar(),
+        FakeMeet(),
+        FakeStore(),
+        FakeSink(),
+        FakeClock(),
+    )
     service = svc.MeetingService(
         calendar=cal, meet=meet, store=store, events=sink, source="//test", wait_seconds=wait,
         clock=clock.now, monotonic=clock.monotonic, sleep=clock.sleep,
@@ -242,7 +254,9 @@ def test_insert_409_means_fetch_what_exists() -> None:
 
 def test_space_mode_creates_one_space_and_copies_it_onto_the_event() -> None:
     w = world()
-    meeting = w.service.create(request(conference={"mode": "space", "accessType": "RESTRICTED"}), "k")
+    meeting = w.service.create(
+        request(conference={"mode": "space", "accessType": "RESTRICTED"}), "k"
+    )
     assert meeting.status == "ready"
     assert meeting.space == "spaces/S0" and meeting.meeting_code == "spc-code-000"
     assert w.meet.created[0]["config"] == {"accessType": "RESTRICTED"}
@@ -255,7 +269,12 @@ def test_space_mode_creates_one_space_and_copies_it_onto_the_event() -> None:
 
 def test_instant_mode_is_a_space_alone() -> None:
     w = world()
-    meeting = w.service.create(mr.parse({"organizer": "alice@example.com", "conference": {"mode": "instant"}}, max_attendees=1), None)
+    meeting = w.service.create(
+        mr.parse(
+            {"organizer": "alice@example.com", "conference": {"mode": "instant"}}, max_attendees=1
+        ),
+        None,
+    )
     assert meeting.status == "ready" and meeting.space == "spaces/S0"
     assert meeting.event_id == "" and w.calendar.calls == []
     assert [e["type"] for e in w.sink.events] == ["meeting.ready"]

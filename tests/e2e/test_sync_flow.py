@@ -1,0 +1,130 @@
+"""Meetings that follow the calendar, through the real path:
+emulator push → webhook over HTTP → Pub/Sub emulator → push subscription → worker over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.stack import Stack
+from tests.e2e.support import Env, types_for, wait_for
+
+ALICE = "alice@example.com"
+
+
+@pytest.fixture
+def env(stack: Stack) -> Iterator[Env]:
+    e = Env(stack)
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+def _space_id(space: str) -> str:
+    return space.split("/", 1)[1]
+
+
+def test_every_row_of_the_conference_table(env: Env) -> None:
+    env.watch(ALICE)
+    events = env.subscribe()
+    env.emu("POST", "config", {"conference_delay_ms": 3000})
+    created = env.create_meeting(ALICE, "Planning")
+    assert created["status"] == "pending"
+    mid = created["id"]
+
+    # pending -> success, seen by the worker: ready, with the space resolved through Meet
+    ready = env.wait_meeting(mid, lambda m: m.status == "ready", "meeting ready")
+    assert ready.space.startswith("spaces/")
+    assert ready.meeting_uri.startswith("https://meet.google.com/")
+    cal = env.calendar_as(ALICE)
+    stamped = wait_for(
+        lambda: (
+            e
+            if (e := cal.events().get(calendarId="primary", eventId=mid).execute())
+            .get("extendedProperties", {})
+            .get("private", {})
+            .get("meetsyncSpace")
+            else None
+        ),
+        what="space stamped on the event",
+    )
+    assert stamped["extendedProperties"]["private"]["meetsyncSpace"] == ready.space
+    env.emu("POST", f"spaces/{_space_id(ready.space)}/join", {})
+
+    # the user moves it
+    cal.events().patch(
+        calendarId="primary",
+        eventId=mid,
+        body={
+            "start": {"dateTime": "2026-12-02T15:00:00+00:00"},
+            "end": {"dateTime": "2026-12-02T16:00:00+00:00"},
+        },
+    ).execute()
+    moved = env.wait_meeting(
+        mid, lambda m: m.start.get("dateTime", "").startswith("2026-12-02T15"), "moved"
+    )
+    assert moved.status == "ready"
+
+    # the user renames it and adds an attendee
+    cal.events().patch(
+        calendarId="primary",
+        eventId=mid,
+        body={"summary": "Planning v2", "attendees": [{"email": "bob@example.com"}]},
+    ).execute()
+    renamed = env.wait_meeting(mid, lambda m: m.summary == "Planning v2", "renamed")
+    assert renamed.attendees == ["bob@example.com"]
+
+    # the user cancels it: the running conference is ended
+    cal.events().delete(calendarId="primary", eventId=mid).execute()
+    env.wait_meeting(mid, lambda m: m.status == "cancelled", "cancelled")
+    space = env.emu("GET", f"spaces/{_space_id(ready.space)}")
+    assert space["conferences"], space
+    assert all(c["ended"] for c in space["conferences"]), space
+
+    stream = env.events_until(events, lambda seen: "meeting.cancelled" in types_for(seen, mid))
+    stream += env.pull(events)  # anything late would be a duplicate
+    assert types_for(stream, mid) == [
+        "meeting.ready",
+        "meeting.rescheduled",
+        "meeting.updated",
+        "meeting.cancelled",
+    ]
+    assert len({e["id"] for e in stream}) == len(stream)
+    final = env.meeting(mid)
+    assert stream[-1]["data"]["status"] == "cancelled"
+    assert stream[-1]["data"]["version"] == final.version
+
+
+def test_conference_failure_marks_the_meeting_failed(env: Env) -> None:
+    env.watch(ALICE)
+    events = env.subscribe()
+    env.emu("POST", "config", {"conference_delay_ms": 2500, "conference_outcome": "failure"})
+    mid = env.create_meeting(ALICE, "Doomed")["id"]
+    env.wait_meeting(mid, lambda m: m.status == "failed", "failed")
+    stream = env.events_until(events, lambda seen: "meeting.failed" in types_for(seen, mid))
+    assert types_for(stream, mid) == ["meeting.failed"]
+
+
+def test_removed_conference_detaches_and_is_never_fought(env: Env) -> None:
+    env.watch(ALICE)
+    events = env.subscribe()
+    env.emu("POST", "config", {"conference_delay_ms": 0})
+    created = env.create_meeting(ALICE, "Mine")
+    mid = created["id"]
+    env.wait_meeting(mid, lambda m: m.status == "ready", "ready")
+    cal = env.calendar_as(ALICE)
+    cal.events().patch(
+        calendarId="primary", eventId=mid, body={"conferenceData": None}, conferenceDataVersion=1
+    ).execute()
+    env.wait_meeting(mid, lambda m: m.status == "detached", "detached")
+    after = cal.events().get(calendarId="primary", eventId=mid).execute()
+    assert "conferenceData" not in after  # we did not put it back
+    env.emu("DELETE", "requests")
+    cal.events().delete(calendarId="primary", eventId=mid).execute()
+    env.wait_meeting(mid, lambda m: m.status == "cancelled", "cancelled")
+    meet_calls = [r for r in env.emu("GET", "requests") if r["api"] == "meet"]
+    assert meet_calls == []  # a detached meeting's conference is not ours to end
+    stream = env.events_until(events, lambda seen: "meeting.cancelled" in types_for(seen, mid))
+    assert types_for(stream, mid)[-2:] == ["meeting.detached", "meeting.cancelled"]
