@@ -75,7 +75,9 @@ def _space_view(emu: Emulator, space_key: str) -> JSON:
 
 def _fault(spec: JSON) -> Fault:
     if not isinstance(spec.get("status"), int):
-        raise _err(400, "fault needs an integer status")
+        raise _err(400, "fault needs an integer status (0 with delay_ms for latency only)")
+    if not isinstance(spec.get("delay_ms", 0), int) or spec.get("delay_ms", 0) < 0:
+        raise _err(400, "delay_ms must be a non-negative integer")
     if spec.get("path"):
         try:
             re.compile(str(spec["path"]))
@@ -90,6 +92,8 @@ def _fault(spec: JSON) -> Fault:
         method=(spec.get("method") or None) and str(spec["method"]).upper(),
         path=spec.get("path"),
         api=spec.get("api"),
+        query=spec.get("query") or None,
+        delay_ms=int(spec.get("delay_ms", 0)),
     )
 
 
@@ -102,6 +106,8 @@ def _fault_view(f: Fault) -> JSON:
         "method": f.method,
         "path": f.path,
         "api": f.api,
+        "query": f.query,
+        "delay_ms": f.delay_ms,
     }
 
 

@@ -10,6 +10,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +40,7 @@ def classify(path: str) -> str | None:
 
 
 def _apply_faults(emu: Emulator, req: Request, api: str) -> None:
+    hit = None
     with emu.lock:
         for fault in emu.faults:
             if fault.api and fault.api != api:
@@ -47,11 +49,20 @@ def _apply_faults(emu: Emulator, req: Request, api: str) -> None:
                 continue
             if fault.path and not re.search(fault.path, req.path):
                 continue
+            if fault.query and fault.query not in req.query:
+                continue
             if fault.count is not None:
                 fault.count -= 1
                 if fault.count <= 0:
                     emu.faults.remove(fault)
-            raise error_for_api(api, fault.status, fault.reason, fault.message)
+            hit = fault
+            break
+    if hit is None:
+        return
+    if hit.delay_ms:
+        time.sleep(hit.delay_ms / 1000)  # outside the lock: only this request is slow
+    if hit.status:
+        raise error_for_api(api, hit.status, hit.reason, hit.message)
 
 
 def _rate_limit(emu: Emulator, user: str, api: str) -> None:

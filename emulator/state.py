@@ -139,6 +139,10 @@ class Fault:
     method: str | None
     path: str | None
     api: str | None
+    query: str | None = None
+    """Only requests carrying this query parameter match (e.g. `pageToken`)."""
+    delay_ms: int = 0
+    """Answer this much later; with status 0 the answer itself is the normal one (latency)."""
 
 
 @dataclass

@@ -110,6 +110,7 @@ locals {
     CHANNEL_OVERLAP_SECONDS    = var.tuning.channel_overlap_seconds
     FULL_SYNC_DAYS             = var.tuning.full_sync_days
     LEASE_SECONDS              = var.tuning.lease_seconds
+    SYNC_SETTLE_SECONDS        = var.tuning.sync_settle_seconds
     MAX_MESSAGE_AGE_SECONDS    = var.tuning.max_message_age_seconds
     API_RETRIES                = var.tuning.api_retries
     CONFERENCE_WAIT_SECONDS    = var.tuning.conference_wait_seconds

@@ -184,6 +184,7 @@ variable "tuning" {
     channel_overlap_seconds = optional(number)
     full_sync_days          = optional(number)
     lease_seconds           = optional(number)
+    sync_settle_seconds     = optional(number)
     max_message_age_seconds = optional(number)
     api_retries             = optional(number)
     conference_wait_seconds = optional(number)

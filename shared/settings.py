@@ -78,6 +78,8 @@ class Settings:
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""
     lease_seconds: int = field(default=120, metadata=_env("LEASE_SECONDS"))
+    sync_settle_seconds: float = field(default=0.3, metadata=_env("SYNC_SETTLE_SECONDS"))
+    """A fresh signal's sync waits this long first, so the rest of a burst is covered by it."""
     max_message_age_seconds: int = field(default=86_400, metadata=_env("MAX_MESSAGE_AGE_SECONDS"))
     api_retries: int = field(default=5, metadata=_env("API_RETRIES"))
 

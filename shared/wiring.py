@@ -113,6 +113,7 @@ def sync_service() -> SyncService:
             lease_seconds=s.lease_seconds,
             full_sync_days=s.full_sync_days,
             source=f"//meetsync.{s.project}/meetings",
+            settle_seconds=s.sync_settle_seconds,
         ),
     )
 

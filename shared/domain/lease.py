@@ -20,6 +20,8 @@ class Acquire(enum.Enum):
     MARKED_DIRTY = "marked_dirty"
     """Someone else holds the lease; they will sync again for us."""
     NOT_WATCHED = "not_watched"
+    COVERED = "covered"
+    """A sync started after this signal was received; it sees the change already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +32,29 @@ class LeaseDecision:
 
 
 def acquire(
-    state: CalendarState | None, *, owner: str, now: dt.datetime, lease_seconds: int
+    state: CalendarState | None,
+    *,
+    owner: str,
+    now: dt.datetime,
+    lease_seconds: int,
+    signal_time: dt.datetime | None = None,
 ) -> LeaseDecision:
-    """Take the lease if free or expired; otherwise mark the calendar dirty."""
+    """Take the lease if free or expired; otherwise mark the calendar dirty.
+
+    With ordered delivery, signals for one calendar arrive one after another, so
+    a burst is collapsed by `signal_time`: a change announced before the latest
+    sync started is in that sync's listing, and the signal needs no sync of its own.
+    A redelivery to the same `owner` (its worker died) takes the lease back.
+    """
     if state is None or state.status != "watching":
         return LeaseDecision(Acquire.NOT_WATCHED, None)
     held = state.lease_owner and state.lease_expires is not None and state.lease_expires > now
+    if state.lease_owner != owner and (
+        signal_time is not None
+        and state.last_sync_started is not None
+        and state.last_sync_started > signal_time
+    ):
+        return LeaseDecision(Acquire.COVERED, None)
     if held and state.lease_owner != owner:
         if state.dirty:
             return LeaseDecision(Acquire.MARKED_DIRTY, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,7 +43,13 @@ class SyncStore(Protocol):
     def get_calendar(self, key: str) -> CalendarState | None: ...
 
     def acquire_lease(
-        self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int
+        self,
+        key: str,
+        *,
+        owner: str,
+        now: dt.datetime,
+        lease_seconds: int,
+        signal_time: dt.datetime | None = None,
     ) -> LeaseDecision: ...
 
     def release_lease(
@@ -67,6 +74,7 @@ class SyncConfig:
     lease_seconds: int
     full_sync_days: int
     source: str
+    settle_seconds: float = 0.0
     """CloudEvents `source` of outbound meeting events."""
 
 
@@ -91,7 +99,9 @@ class SyncService:
         sink: EventSink,
         config: SyncConfig,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._store = store
         self._calendar = calendar
         self._meet = meet
@@ -101,13 +111,19 @@ class SyncService:
 
     # -- the lease loop --------------------------------------------------------------------
 
-    def sync(self, key: str, *, owner: str) -> SyncReport:
+    def sync(self, key: str, *, owner: str, signal_time: dt.datetime | None = None) -> SyncReport:
         """Sync `key` under its lease. `owner` is the signal's message id: a redelivery of
-        the message whose worker died takes its own lease back at once."""
+        the message whose worker died takes its own lease back at once. A signal younger
+        than the settle time first waits out the rest of it, so that the burst it belongs
+        to is covered by one sync (see `lease.acquire`)."""
         report = SyncReport()
         lease_s = self._config.lease_seconds
+        if signal_time is not None:
+            age = (self._now() - signal_time).total_seconds()
+            if age < self._config.settle_seconds:
+                self._sleep(self._config.settle_seconds - age)
         decision = self._store.acquire_lease(
-            key, owner=owner, now=self._now(), lease_seconds=lease_s
+            key, owner=owner, now=self._now(), lease_seconds=lease_s, signal_time=signal_time
         )
         if decision.outcome is not Acquire.ACQUIRED:
             report.outcome = decision.outcome.value

@@ -68,6 +68,8 @@ class Worker:
                     extra={"age_s": age.total_seconds()},
                 )
                 return None
-            report = self._sync.sync(signal.calendar_key, owner=message_id)
+            report = self._sync.sync(
+                signal.calendar_key, owner=message_id, signal_time=signal.received_at
+            )
             _log.info("sync finished", extra={"report": report.__dict__})
             return report

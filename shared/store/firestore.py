@@ -82,14 +82,22 @@ class Store:
         return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
 
     def acquire_lease(
-        self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int
+        self,
+        key: str,
+        *,
+        owner: str,
+        now: dt.datetime,
+        lease_seconds: int,
+        signal_time: dt.datetime | None = None,
     ) -> lease.LeaseDecision:
         ref = self._ref(CALENDARS, key)
 
         def run(tx: firestore.Transaction) -> lease.LeaseDecision:
             snap = ref.get(transaction=tx)
             state = CalendarState.from_dict(snap.to_dict() or {}) if snap.exists else None
-            decision = lease.acquire(state, owner=owner, now=now, lease_seconds=lease_seconds)
+            decision = lease.acquire(
+                state, owner=owner, now=now, lease_seconds=lease_seconds, signal_time=signal_time
+            )
             if decision.state is not None:
                 tx.set(ref, decision.state.to_dict())
             return decision

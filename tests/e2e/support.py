@@ -28,7 +28,7 @@ def wait_for(
 ) -> _T:
     """Poll until `check` returns something truthy; fail the test naming `what` on timeout."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: _T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:

@@ -134,6 +134,7 @@ def test_space_mode_applies_the_settings_and_copies_the_conference(stack: Stack)
     assert event["conferenceData"]["conferenceSolution"]["key"]["type"] == "hangoutsMeet"
     assert event["hangoutLink"] == space["meetingUri"] == meeting["meetingUri"]
     calls = [(c["method"], c["path"]) for c in google_calls(stack)]
+    print(google_calls(stack))
     assert calls == [("POST", "/v2/spaces"), ("POST", "/calendar/v3/calendars/primary/events")]
 
 

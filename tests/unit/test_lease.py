@@ -60,3 +60,25 @@ def test_release_syncs_again_when_dirty_then_frees() -> None:
 def test_release_by_a_holder_that_lost_the_lease_changes_nothing() -> None:
     s = state(lease_owner="w2", lease_expires=NOW)
     assert lease.release(s, owner="w1", now=NOW, lease_seconds=60) == (False, None)
+
+
+def test_signal_received_before_the_latest_sync_started_is_covered() -> None:
+    synced = state(last_sync_started=NOW)
+    before = NOW - dt.timedelta(milliseconds=1)
+    d = lease.acquire(synced, owner="w2", now=NOW, lease_seconds=60, signal_time=before)
+    assert d.outcome is lease.Acquire.COVERED
+    assert d.state is None
+    after = NOW + dt.timedelta(milliseconds=1)
+    d2 = lease.acquire(synced, owner="w2", now=after, lease_seconds=60, signal_time=after)
+    assert d2.outcome is lease.Acquire.ACQUIRED
+
+
+def test_redelivery_to_the_dead_holder_takes_the_lease_back_even_if_covered() -> None:
+    held = state(
+        lease_owner="msg-7",
+        lease_expires=NOW + dt.timedelta(seconds=50),
+        last_sync_started=NOW - dt.timedelta(seconds=10),
+    )
+    signal_time = NOW - dt.timedelta(seconds=11)
+    d = lease.acquire(held, owner="msg-7", now=NOW, lease_seconds=60, signal_time=signal_time)
+    assert d.outcome is lease.Acquire.ACQUIRED
