@@ -193,6 +193,7 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
                     {
                         "id": c.id,
                         "resource_id": c.resource_id,
+                        "token": c.token,
                         "address": c.address,
                         "user": c.user,
                         "expiration": c.expiration_ms,

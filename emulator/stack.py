@@ -296,6 +296,24 @@ class Stack:
         for proc in started:
             self._wait(proc, f"{self.function_urls[proc.name]}/_ready")
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process, as a crash would (tests of dying workers)."""
+        proc = self.procs[name]
+        if proc.popen is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(timeout=10)
+
+    def restart(self, name: str) -> None:
+        """Start a stopped or killed process again, same command, same port."""
+        proc = self.procs[name]
+        proc.stop()
+        proc.start()
+        url = self.function_urls.get(name) or self.workspace_url
+        self._wait(
+            proc, f"{url}/_ready" if name in self.function_urls else f"{url}/_emulator/health"
+        )
+
     # -- Pub/Sub resources (REST on the emulator) ----------------------------------------------
 
     def _pubsub(self, method: str, path: str, body: Any = None) -> None:

@@ -139,4 +139,3 @@ def test_malformed_ics_names_the_line(clients: tuple[Any, Any]) -> None:
     )
     assert response.status_code == 400
     assert "line 5" in response.get_json()["error"]["message"]
-
