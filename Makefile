@@ -50,7 +50,7 @@ unit: setup
 	$(BIN)/python -m pytest tests/unit
 
 dev: setup
-	$(BIN)/python -m emulator.stack
+	$(BIN)/python -m emulator.stack $(DEV_ARGS)
 
 demo: setup
 	$(BIN)/python -m emulator.demo

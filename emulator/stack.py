@@ -393,6 +393,7 @@ class Stack:
             "functions": dict(self.function_urls),
             "users": list(self.users),
             "logs": str(self.log_dir),
+            "processes": {n: p.popen.pid for n, p in self.procs.items() if p.popen is not None},
             "started_in_seconds": round(self.started_in, 2),
         }
 
@@ -420,11 +421,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`make dev`: run the stack in the foreground until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=LOCAL / "stack.json")
+    parser.add_argument("--log-dir", type=Path, default=LOCAL / "logs")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stack = Stack()
+    stack = Stack(log_dir=args.log_dir)
     try:
         stack.start()
     except StackError as exc:

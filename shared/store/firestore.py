@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
+from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from shared.domain import lease
@@ -186,17 +187,19 @@ class Store:
         return found
 
     def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]:
-        """Insert unless the id exists: (stored record, created?). Races resolve to one."""
+        """Insert unless the id exists: (stored record, created?). Races resolve to one.
+
+        A single `create` (fails with AlreadyExists if the document exists) is atomic
+        on its own; a read-then-create transaction made ten racing requests abort
+        each other until they ran out of attempts (seen on the emulator).
+        """
         ref = self._ref(MEETINGS, meeting.id)
-
-        def run(tx: firestore.Transaction) -> tuple[Meeting, bool]:
-            snap = ref.get(transaction=tx)
-            if snap.exists:
-                return Meeting.from_dict(snap.to_dict() or {}), False
-            tx.create(ref, meeting.to_dict())
+        try:
+            ref.create(meeting.to_dict())
             return meeting, True
-
-        return self._in_transaction(run)
+        except AlreadyExists:
+            snap = ref.get()
+            return Meeting.from_dict(snap.to_dict() or {}), False
 
     def put_meeting(self, meeting: Meeting) -> None:
         self._ref(MEETINGS, meeting.id).set(meeting.to_dict())
