@@ -14,6 +14,7 @@ have been deleted in the gap; `events.get` tells).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
@@ -252,14 +253,15 @@ class SyncService:
             if decision.end_conference:
                 self._end_conference(meeting.organizer, space)
             updated = conference.apply(meeting, fields, self._now(), emits=bool(decision.emits))
-            for kind in decision.emits:
-                self._sink.emit(
-                    conference.cloud_event(updated, kind, self._now(), self._config.source),
-                    ordering_key=updated.id,
-                )
-                report.emitted.append(kind)
-            saved = self._store.update_meeting(meeting.id, _if_unchanged(meeting, updated))
+            announce = [
+                conference.cloud_event(updated, kind, self._now(), self._config.source)
+                for kind in decision.emits
+            ]
+            saved = self._store.update_meeting(
+                meeting.id, _if_unchanged(meeting, updated, functools.partial(self._emit, announce))
+            )
             if saved is not None:
+                report.emitted.extend(decision.emits)
                 _log.info(
                     "meeting updated",
                     extra={
@@ -274,6 +276,10 @@ class SyncService:
                 return False
             meeting = fresh
         raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry the signal")
+
+    def _emit(self, events: list[Json]) -> None:
+        for event in events:
+            self._sink.emit(event, ordering_key=str(event["subject"]).split("/", 1)[1])
 
     def _stamp(self, state: CalendarState, event: Json, space: str) -> Json:
         """Write the space name onto the event, conditional on the etag we just read."""
@@ -309,11 +315,19 @@ class SyncService:
                 report.meetings_changed += 1
 
 
-def _if_unchanged(read: Meeting, updated: Meeting) -> Callable[[Meeting], Meeting | None]:
-    """Optimistic write: replace the record only if nobody changed it since we read it."""
+def _if_unchanged(
+    read: Meeting, updated: Meeting, announce: Callable[[], None]
+) -> Callable[[Meeting], Meeting | None]:
+    """Optimistic write: replace the record only if nobody changed it since we read it.
+
+    The change is announced inside the transaction, once the check has passed and
+    before the commit: a crash after it re-announces with the same event ids (never
+    loses one), and a writer that raced us and lost announces nothing."""
 
     def change(current: Meeting) -> Meeting | None:
-        same = (current.version, current.event_etag) == (read.version, read.event_etag)
-        return updated if same else None
+        if (current.version, current.event_etag) != (read.version, read.event_etag):
+            return None
+        announce()
+        return updated
 
     return change

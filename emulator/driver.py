@@ -1,0 +1,193 @@
+"""A driver for the local stack, shared by `make demo`, end-to-end tests and benchmarks:
+act as a user in the workspace emulator, drive the functions over HTTP, read the outbound
+event stream, and wait for conditions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+
+from emulator.stack import Stack
+from shared.domain.models import CalendarState, Meeting, calendar_key
+from shared.store.firestore import Store
+
+_T = TypeVar("_T")
+START = "2026-12-01T10:00:00+00:00"
+END = "2026-12-01T11:00:00+00:00"
+
+
+def wait_for(
+    check: Callable[[], _T | None], *, timeout: float = 20.0, what: str = "condition"
+) -> _T:
+    """Poll until `check` returns something truthy; fail the test naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    last: _T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+class Env:
+    """One test's view of the stack."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        # the Google client libraries find the local emulators through these variables
+        os.environ["FIRESTORE_EMULATOR_HOST"] = stack.firestore_host
+        os.environ["PUBSUB_EMULATOR_HOST"] = stack.pubsub_host
+        self.http = requests.Session()
+        self.store = Store(firestore.Client(project=stack.project))
+        self._subscriber: Any = None
+        self._subscriptions: list[str] = []
+
+    # -- workspace emulator ----------------------------------------------------------------
+
+    def emu(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(
+            method, f"{self.stack.workspace_url}/_emulator/{path}", json=body, timeout=10
+        )
+        assert response.status_code < 300, (path, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def refresh_token(self, email: str) -> str:
+        return next(u["refresh_token"] for u in self.stack.users if u["email"] == email)
+
+    def calendar_as(self, email: str) -> Any:
+        """The real google-api-python-client, acting as `email` (what the user does in Calendar)."""
+        url = self.stack.workspace_url
+        creds = Credentials(  # type: ignore[no-untyped-call]
+            None,
+            refresh_token=self.refresh_token(email),
+            token_uri=f"{url}/token",
+            client_id="user-agent",
+            client_secret="unused",
+        )
+        return build(
+            "calendar",
+            "v3",
+            credentials=creds,
+            static_discovery=True,
+            client_options={"api_endpoint": f"{url}/calendar/v3/"},
+        )
+
+    def calendar_requests(self, *, method: str | None = None, contains: str = "") -> list[Any]:
+        log = self.emu("GET", "requests")
+        return [
+            r
+            for r in log
+            if r["api"] == "calendar"
+            and (method is None or r["method"] == method)
+            and contains in r["path"]
+        ]
+
+    # -- functions -------------------------------------------------------------------------
+
+    def call(
+        self, function: str, method: str, path: str, body: Any = None, **kw: Any
+    ) -> requests.Response:
+        url = f"{self.stack.function_urls[function]}{path}"
+        return self.http.request(method, url, json=body, timeout=60, **kw)
+
+    def watch(self, email: str) -> dict[str, Any]:
+        response = self.call(
+            "watch_calendar", "POST", "/calendars", {"user": email, "calendarId": "primary"}
+        )
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    def create_meeting(self, email: str, summary: str = "Planning", **extra: Any) -> dict[str, Any]:
+        body = {"organizer": email, "summary": summary, "start": START, "end": END, **extra}
+        response = self.call(
+            "create_meeting",
+            "POST",
+            "/meetings",
+            body,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code in (201, 202), response.text
+        return dict(response.json())
+
+    def sweep(self) -> Any:
+        response = self.call("renew_channels", "POST", "/", {"action": "sweep"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # -- product state ---------------------------------------------------------------------
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        found = self.store.get_meeting(meeting_id)
+        assert found is not None, meeting_id
+        return found
+
+    def calendar_state(self, email: str) -> CalendarState:
+        found = self.store.get_calendar(calendar_key(email, email))
+        assert found is not None
+        return found
+
+    def wait_meeting(self, meeting_id: str, check: Callable[[Meeting], bool], what: str) -> Meeting:
+        return wait_for(
+            lambda: m if check(m := self.meeting(meeting_id)) else None, what=what, timeout=30
+        )
+
+    # -- outbound events -------------------------------------------------------------------
+
+    def subscribe(self, topic: str = "meeting-events") -> str:
+        """A fresh pull subscription: it sees only what is published from now on."""
+        if self._subscriber is None:
+            self._subscriber = pubsub_v1.SubscriberClient()
+        name = self._subscriber.subscription_path(self.stack.project, f"t-{uuid.uuid4().hex[:12]}")
+        self._subscriber.create_subscription(
+            request={
+                "name": name,
+                "topic": f"projects/{self.stack.project}/topics/{topic}",
+                "enable_message_ordering": True,
+            }
+        )
+        self._subscriptions.append(name)
+        return str(name)
+
+    def pull(self, subscription: str, *, max_messages: int = 100) -> list[dict[str, Any]]:
+        response = self._subscriber.pull(
+            request={"subscription": subscription, "max_messages": max_messages}, timeout=5
+        )
+        received = response.received_messages
+        if received:
+            self._subscriber.acknowledge(
+                request={"subscription": subscription, "ack_ids": [m.ack_id for m in received]}
+            )
+        return [json.loads(m.message.data) for m in received]
+
+    def events_until(
+        self, subscription: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30
+    ) -> list[dict[str, Any]]:
+        """Collect events until `done(all so far)`; then a short drain to catch duplicates."""
+        seen: list[dict[str, Any]] = []
+
+        def check() -> bool:
+            seen.extend(self.pull(subscription))
+            return done(seen)
+
+        wait_for(check, timeout=timeout, what="outbound events")
+        return seen
+
+    def close(self) -> None:
+        if self._subscriber is not None:
+            for name in self._subscriptions:
+                self._subscriber.delete_subscription(request={"subscription": name})
+            self._subscriber.close()
+
+
+def types_for(events: list[dict[str, Any]], meeting_id: str) -> list[str]:
+    return [e["type"] for e in events if e["subject"] == f"meetings/{meeting_id}"]
