@@ -158,16 +158,24 @@ class Env:
         self._subscriptions.append(name)
         return str(name)
 
-    def pull(self, subscription: str, *, max_messages: int = 100) -> list[dict[str, Any]]:
+    def pull_raw(self, subscription: str, *, max_messages: int = 100) -> list[Any]:
+        """Pull and acknowledge what is there now (received messages, undecoded)."""
         response = self._subscriber.pull(
             request={"subscription": subscription, "max_messages": max_messages}, timeout=5
         )
-        received = response.received_messages
+        received = list(response.received_messages)
         if received:
             self._subscriber.acknowledge(
                 request={"subscription": subscription, "ack_ids": [m.ack_id for m in received]}
             )
-        return [json.loads(m.message.data) for m in received]
+        return received
+
+    def pull(self, subscription: str, *, max_messages: int = 100) -> list[dict[str, Any]]:
+        """Pull, acknowledge and decode JSON messages."""
+        return [
+            json.loads(m.message.data)
+            for m in self.pull_raw(subscription, max_messages=max_messages)
+        ]
 
     def events_until(
         self, subscription: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30

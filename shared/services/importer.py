@@ -21,13 +21,13 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import icalendar
 
 from shared import logs
 from shared.domain.models import UserStatus
-from shared.domain.ports import CalendarPort, Json, MeetingStore
+from shared.domain.ports import Json, MeetingStore
 from shared.errors import ApiError, AuthRevokedError, NotFoundError, PreconditionFailedError
 from shared.services.meetings import ReauthorizationRequired, UnknownOrganizer
 
@@ -47,6 +47,20 @@ _PARTSTAT = {
     "TENTATIVE": "tentative",
 }
 _RECURRENCE_PROPS = ("RRULE", "EXRULE", "RDATE", "EXDATE")
+
+
+class ImportCalendar(Protocol):
+    """The Calendar calls an import makes (a slice of `CalendarPort`)."""
+
+    def list_by_ical_uid(self, user: str, calendar_id: str, ical_uid: str) -> list[Json]: ...
+
+    def import_event(self, user: str, calendar_id: str, body: Json) -> Json: ...
+
+    def get_event(self, user: str, calendar_id: str, event_id: str) -> Json: ...
+
+    def patch_event(
+        self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
+    ) -> Json: ...
 
 
 class MalformedCalendar(ValueError):
@@ -302,7 +316,7 @@ def parse_ics(data: bytes) -> list[ImportItem]:
 class Importer:
     """Runs the imports for one user and calendar; one result per VEVENT."""
 
-    def __init__(self, *, calendar: CalendarPort, store: MeetingStore) -> None:
+    def __init__(self, *, calendar: ImportCalendar, store: MeetingStore) -> None:
         self._calendar = calendar
         self._store = store
 

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from shared import logs
 from shared.domain import conference
@@ -32,13 +33,25 @@ from shared.domain.meeting_request import (
     meeting_id,
 )
 from shared.domain.models import Meeting, MeetingStatus, UserStatus, calendar_key, utcnow
-from shared.domain.ports import CalendarPort, EventSink, Json, MeetingStore, MeetPort
+from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort
 from shared.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
 
 _log = logs.get(__name__)
 
 STALE_CLAIM_SECONDS = 60.0
 """A record older than this without its space is an abandoned claim a retry may resume."""
+HOLDER_GRACE_SECONDS = 5.0
+"""How long past its wait budget the creating request is assumed to still be working."""
+
+
+class MeetingCalendar(Protocol):
+    """The Calendar calls this service makes (a slice of `CalendarPort`)."""
+
+    def get_event(self, user: str, calendar_id: str, event_id: str) -> Json: ...
+
+    def insert_event(
+        self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none"
+    ) -> Json: ...
 
 
 class MeetingServiceError(Exception):
@@ -68,12 +81,19 @@ class MeetingNotFound(MeetingServiceError):
 
 
 def poll_delays(
-    *, first: float = 0.02, fast_cap: float = 0.05, fast_for: float = 2.0, slow_cap: float = 1.0
+    *,
+    first: float = 0.005,
+    fast: float = 0.02,
+    fast_cap: float = 0.05,
+    fast_for: float = 2.0,
+    slow_cap: float = 1.0,
 ) -> Iterator[float]:
-    """Sleep lengths between polls: ~20 ms growing to 50 ms for the first ~2 s
-    (a conference is usually ready within a second; latency matters), then backing
-    off by 1.5x up to `slow_cap` (a slow conference should not burn quota)."""
-    elapsed, delay = 0.0, first
+    """Sleep lengths between polls: one quick re-read after `first` (a conference is
+    often ready almost at once), then ~20 ms growing to 50 ms for the first ~2 s
+    (latency matters), then backing off by 1.5x up to `slow_cap` (a slow
+    conference should not burn quota)."""
+    yield first
+    elapsed, delay = first, fast
     while True:
         if elapsed < fast_for:
             delay = min(fast_cap, delay)
@@ -97,7 +117,7 @@ class MeetingService:
     def __init__(
         self,
         *,
-        calendar: CalendarPort,
+        calendar: MeetingCalendar,
         meet: MeetPort,
         store: MeetingStore,
         events: EventSink,
@@ -135,6 +155,10 @@ class MeetingService:
                     )
                 if stored.status != MeetingStatus.PENDING:
                     return stored
+                if self._holder_active(stored):
+                    stored = self._wait_for_holder(stored, deadline)
+                    if stored.status != MeetingStatus.PENDING or self._monotonic() >= deadline:
+                        return stored
             try:
                 meeting = self._advance(stored, request, deadline, fresh=fresh)
             except AuthRevokedError:
@@ -354,6 +378,30 @@ class MeetingService:
         claimed = self._store.update_meeting(meeting.id, change) is not None
         _log.info("stale claim", extra={"resumed": claimed})
         return claimed
+
+    def _holder_active(self, meeting: Meeting) -> bool:
+        """Is the request that created this record probably still working on it?
+
+        It is until it has seen its event (it then saves the etag) or its wait budget
+        is over. Meanwhile concurrent retries only watch the record: ten racers all
+        writing the same transition made Firestore transactions abort each other.
+        """
+        age = (self._clock() - meeting.updated_at).total_seconds()
+        return (
+            meeting.status == MeetingStatus.PENDING
+            and not meeting.event_etag
+            and age < self._wait + HOLDER_GRACE_SECONDS
+        )
+
+    def _wait_for_holder(self, meeting: Meeting, deadline: float) -> Meeting:
+        delays = poll_delays()
+        while self._holder_active(meeting):
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                break
+            self._sleep(min(next(delays), remaining))
+            meeting = self._store.get_meeting(meeting.id) or meeting
+        return meeting
 
     def _wait_for_space(self, meeting: Meeting, deadline: float) -> Meeting:
         """Another request holds the claim: wait for it to record the space."""

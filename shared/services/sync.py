@@ -14,8 +14,8 @@ have been deleted in the gap; `events.get` tells).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

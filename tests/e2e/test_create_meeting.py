@@ -237,9 +237,11 @@ BAD: list[tuple[str, Any, int, str | None]] = [
     ("unknown time zone", {**BODY, "timeZone": "Europe/Atlantis"}, 400, "timeZone"),
     ("invalid attendee", {**BODY, "attendees": ["bob@"]}, 400, "attendees[0]"),
     ("invalid organizer", {**BODY, "organizer": "alice"}, 400, "organizer"),
-    ("too many attendees", {**BODY, "attendees": [f"p{i}@example.com" for i in range(101)]}, 400, "attendees"),
+    ("too many attendees", {**BODY, "attendees": [f"p{i}@x.io" for i in range(101)]}, 400,
+     "attendees"),
     ("unknown field", {**BODY, "colour": "red"}, 400, "colour"),
-    ("calendar-mode settings", {**BODY, "conference": {"accessType": "OPEN"}}, 400, "conference.accessType"),
+    ("calendar-mode settings", {**BODY, "conference": {"accessType": "OPEN"}}, 400,
+     "conference.accessType"),
     ("unknown organizer", {**BODY, "organizer": "mallory@example.com"}, 403, "organizer"),
 ]  # fmt: skip
 

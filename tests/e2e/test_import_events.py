@@ -4,12 +4,14 @@ imported twice through the real function, leaves exactly one copy in the emulato
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from emulator.stack import Stack, http
+from shared import cli
 from tests.e2e import contract
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +62,9 @@ def stored_events(stack: Stack) -> list[dict[str, Any]]:
     return found
 
 
-def import_ics(stack: Stack, data: str, *, user: str = ALICE, ctype: str = "text/calendar") -> requests.Response:
+def import_ics(
+    stack: Stack, data: str, *, user: str = ALICE, ctype: str = "text/calendar"
+) -> requests.Response:
     response = requests.post(
         f"{stack.function_urls['import_events']}/",
         params={"user": user, "calendarId": "primary"},
@@ -139,7 +143,7 @@ def test_malformed_file_is_400_naming_the_line_without_calendar_calls(stack: Sta
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["field"] == "body" and "line 26" in error["message"]
-    status, raw = http("GET", f"{stack.workspace_url}/_emulator/requests")
+    _, raw = http("GET", f"{stack.workspace_url}/_emulator/requests")
     assert json.loads(raw) == []
     assert stored_events(stack) == []
 
@@ -148,3 +152,15 @@ def test_unknown_user_and_wrong_content_type(stack: Stack) -> None:
     assert import_ics(stack, ICS, user="mallory@example.com").status_code == 403
     assert import_ics(stack, ICS, ctype="text/plain").status_code == 415
     assert stored_events(stack) == []
+
+
+def test_cli_imports_a_file_through_the_function(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "team.ics"
+    path.write_text(ICS)
+    url = stack.function_urls["import_events"]
+    assert cli.main(["import", str(path), "--user", ALICE, "--url", url]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert len(results) == 4 and {r["status"] for r in results} == {"imported"}
+    assert cli.main(["import", str(path), "--user", "mallory@example.com", "--url", url]) == 2

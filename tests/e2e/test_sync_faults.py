@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import requests
 
 from emulator.stack import Stack
 from shared.domain.models import Channel, ChannelState
+from shared.store.pubsub import Publisher
 from tests.e2e.support import Env, types_for, wait_for
 
 ALICE = "alice@example.com"
@@ -119,7 +121,8 @@ def test_worker_killed_mid_multi_page_sync_loses_nothing(env: Env) -> None:
     env.watch(ALICE)
     first = env.create_meeting(ALICE, "first")["id"]
     last = env.create_meeting(ALICE, "last")["id"]
-    wait_for(lambda: _idle(env), what="worker idle")
+    # every queued signal handled, so no sync runs while the bulk goes in
+    wait_for(lambda: _idle(env) and _quiet(env), what="worker quiet", timeout=60)
     env.emu("POST", "push", {"drop_rate": 1.0})
     _rename(env, first, "first renamed")  # lands on page 1 of the next sync
     _bulk_insert(env, 2600)
@@ -133,6 +136,7 @@ def test_worker_killed_mid_multi_page_sync_loses_nothing(env: Env) -> None:
     wait_for(
         lambda: any("pageToken" in r["query"] for r in env.calendar_requests(method="GET")),
         what="page 2 requested",
+        timeout=60,
     )
     env.stack.kill("sync_worker")
     assert env.calendar_state(ALICE).sync_token == token_before  # nothing saved mid-sync
@@ -241,3 +245,46 @@ def test_forged_notifications_are_rejected_with_nothing_enqueued(env: Env) -> No
     env.emu("POST", f"calendars/{ALICE_CAL}/notify", {})
     got = wait_for(lambda: env.pull(signals), what="genuine signal")
     assert got[0]["calendar_key"] == f"{ALICE}:{ALICE}"
+
+
+def test_poison_message_ends_in_the_dead_letter_topic(env: Env) -> None:
+    dead = env.subscribe("calendar-changes-dead-letter")
+    publisher = Publisher(env.stack.project)
+    topic = publisher.topic_path("calendar-changes")
+    publisher.client.publish(topic, b"this is not a change signal").result(timeout=10)
+    letters = wait_for(lambda: _raw_pull(env, dead), timeout=90, what="dead letter")
+    assert letters == [b"this is not a change signal"]
+
+
+def _raw_pull(env: Env, subscription: str) -> list[bytes]:
+    return [bytes(m.message.data) for m in env.pull_raw(subscription)]
+
+
+def test_a_signal_older_than_the_maximum_age_is_dropped_with_a_log_line(env: Env) -> None:
+    env.watch(ALICE)
+    mid = env.create_meeting(ALICE, "old news")["id"]
+    wait_for(lambda: _idle(env), what="worker idle")
+    syncs = env.calendar_state(ALICE).syncs
+    env.emu("POST", "push", {"drop_rate": 1.0})
+    _rename(env, mid, "renamed")
+    key = f"{ALICE}:{ALICE}"
+    stale = {
+        "calendar_key": key,
+        "channel_id": "c",
+        "message_number": 5,
+        "state": "exists",
+        "received_at": (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).isoformat(),
+    }
+    message_id = Publisher(env.stack.project).publish("calendar-changes", stale, ordering_key=key)
+    log = env.stack.log_dir / "sync_worker.log"
+
+    def dropped() -> bool:
+        for line in log.read_text().splitlines():
+            entry = json.loads(line) if line.startswith("{") else {}
+            if entry.get("message_id") == message_id and "maximum age" in entry.get("message", ""):
+                return True
+        return False
+
+    wait_for(dropped, what="the drop logged")
+    assert env.calendar_state(ALICE).syncs == syncs
+    assert env.meeting(mid).summary == "old news"

@@ -89,17 +89,21 @@ def test_parse_masters_exceptions_and_all_day() -> None:
         ("", "empty"),
         ("garbage\n", "line 1"),
         ("BEGIN:VEVENT\nEND:VEVENT\n", "line 1"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nno colon here\nEND:VEVENT\nEND:VCALENDAR\n", "line 4"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nno colon here\nEND:VEVENT\nEND:VCALENDAR\n",
+         "line 4"),
         ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nEND:VCALENDAR\n", "line 4"),
         ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\n", "line 1"),
         ("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n", "no VEVENT"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:2026xx\nEND:VEVENT\nEND:VCALENDAR\n", "line 2"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n", "no UID"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:2026xx\nEND:VEVENT\nEND:VCALENDAR\n",
+         "line 2"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n",
+         "no UID"),
         ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nEND:VEVENT\nEND:VCALENDAR\n", "no DTSTART"),
         ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260102T100000Z\nDTEND:20260101T100000Z\n"
          "END:VEVENT\nEND:VCALENDAR\n", "DTEND is before"),
         ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\n"
-         "BEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n", "appears twice"),
+         "BEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n",
+         "appears twice"),
     ],
 )  # fmt: skip
 def test_malformed_files_say_where(text: str, where: str) -> None:

@@ -90,8 +90,9 @@ class FakeMeet:
 
     def create_space(self, user: str, config: Json) -> Json:
         n = len(self.created)
-        space = {"name": f"spaces/S{n}", "meetingCode": f"spc-code-{n:03d}",
-                 "meetingUri": f"https://meet.google.com/spc-code-{n:03d}", "config": config}  # fmt: skip
+        code = f"spc-code-{n:03d}"
+        space = {"name": f"spaces/S{n}", "meetingCode": code, "config": config}
+        space["meetingUri"] = f"https://meet.google.com/{code}"
         self.created.append(space)
         return space
 
@@ -326,7 +327,7 @@ def test_get_unknown_meeting() -> None:
 def test_poll_delays_start_fast_then_back_off() -> None:
     delays = svc.poll_delays()
     first = [next(delays) for _ in range(60)]
-    assert first[0] == 0.02
+    assert first[0] == 0.005 and first[1] == 0.02
     assert max(first[:5]) <= 0.05
     elapsed, i = 0.0, 0
     while elapsed < 2.0:
@@ -335,3 +336,22 @@ def test_poll_delays_start_fast_then_back_off() -> None:
         i += 1
     later = [next(delays) for _ in range(20)]
     assert later[-1] == 1.0 and later[0] > 0.05
+
+
+def test_a_racer_watches_the_record_while_the_holder_works() -> None:
+    w = world()
+    req = request()
+    record = w.service._new_record(req, "k")
+    w.store.create_meeting(record)  # the holder made the record and is still working
+    real_get = w.store.get_meeting
+
+    def holder_finishes(meeting_id: str) -> Meeting | None:
+        w.store.meetings[meeting_id] = dataclasses.replace(
+            w.store.meetings[meeting_id], status="ready", version=1
+        )
+        return real_get(meeting_id)
+
+    w.store.get_meeting = holder_finishes  # type: ignore[method-assign]
+    meeting = w.service.create(req, "k")
+    assert meeting.status == "ready"
+    assert w.calendar.calls == [] and w.sink.events == []

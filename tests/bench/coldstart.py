@@ -1,0 +1,5 @@
+from tests.bench.common import Ctx, Result
+
+
+def run(ctx: Ctx) -> Result:
+    raise NotImplementedError
