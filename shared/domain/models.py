@@ -146,6 +146,9 @@ class Meeting(_Record):
     event_updated: str = ""
     version: int = 0
     """Incremented on every change; part of each outbound event's stable id."""
+    claim_until: dt.datetime | None = None
+    """While in the future, the request that created the record is still working on it:
+    concurrent retries with the same Idempotency-Key watch the record instead of acting."""
     created_at: dt.datetime = field(default_factory=utcnow)
     updated_at: dt.datetime = field(default_factory=utcnow)
     purge_at: dt.datetime | None = None

@@ -161,8 +161,11 @@ class MeetingService:
                         return stored
             try:
                 meeting = self._advance(stored, request, deadline, fresh=fresh)
-            except AuthRevokedError:
-                self._mark_revoked(request.organizer)
+            except ApiError as exc:
+                if isinstance(exc, AuthRevokedError):
+                    self._mark_revoked(request.organizer)
+                if fresh:
+                    self._release_claim(stored.id)
                 raise
             _log.info(
                 "meeting answered",
@@ -233,6 +236,7 @@ class MeetingService:
             attendees=sorted(a.email for a in request.attendees),
             created_at=now,
             updated_at=now,
+            claim_until=now + dt.timedelta(seconds=self._wait + HOLDER_GRACE_SECONDS),
         )
 
     def _advance(
@@ -291,8 +295,8 @@ class MeetingService:
                 meeting.organizer, meeting.calendar_id, meeting.event_id
             )
             meeting = self._observe(meeting, event, persist=False)
-        if meeting.status == MeetingStatus.PENDING:
-            meeting = self._save(meeting)
+        if meeting.status == MeetingStatus.PENDING:  # budget spent: let retries act
+            meeting = self._save(dataclasses.replace(meeting, claim_until=None))
         return meeting
 
     def _observe(self, meeting: Meeting, event: Json, *, persist: bool) -> Meeting:
@@ -373,7 +377,8 @@ class MeetingService:
         def change(current: Meeting) -> Meeting | None:
             if current.space or current.updated_at != seen:
                 return None
-            return dataclasses.replace(current, updated_at=now)
+            claim = now + dt.timedelta(seconds=self._wait + HOLDER_GRACE_SECONDS)
+            return dataclasses.replace(current, updated_at=now, claim_until=claim)
 
         claimed = self._store.update_meeting(meeting.id, change) is not None
         _log.info("stale claim", extra={"resumed": claimed})
@@ -382,16 +387,24 @@ class MeetingService:
     def _holder_active(self, meeting: Meeting) -> bool:
         """Is the request that created this record probably still working on it?
 
-        It is until it has seen its event (it then saves the etag) or its wait budget
-        is over. Meanwhile concurrent retries only watch the record: ten racers all
-        writing the same transition made Firestore transactions abort each other.
+        It is until it answers: its claim ends with its wait budget (plus a grace), and
+        it releases it early when it gives up on a Google error. Meanwhile concurrent
+        retries only watch the record: ten racers all writing the same transition made
+        Firestore transactions abort each other.
         """
-        age = (self._clock() - meeting.updated_at).total_seconds()
         return (
             meeting.status == MeetingStatus.PENDING
-            and not meeting.event_etag
-            and age < self._wait + HOLDER_GRACE_SECONDS
+            and meeting.claim_until is not None
+            and self._clock() < meeting.claim_until
         )
+
+    def _release_claim(self, meeting_id: str) -> None:
+        """The creating request failed (typed Google error): retries may act at once."""
+
+        def change(current: Meeting) -> Meeting | None:
+            return dataclasses.replace(current, claim_until=None) if current.claim_until else None
+
+        self._store.update_meeting(meeting_id, change)
 
     def _wait_for_holder(self, meeting: Meeting, deadline: float) -> Meeting:
         delays = poll_delays()

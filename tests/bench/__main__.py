@@ -85,8 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.only:
             t0 = time.monotonic()
             print(f"running {name} ...", flush=True)
+            load = os.getloadavg()[0]
             try:
-                results.append(BENCHMARKS[name](ctx))
+                result = BENCHMARKS[name](ctx)
+                result.notes.append(
+                    f"1-minute load average when it started: {load:.1f} on "
+                    f"{os.cpu_count()} cores (other work on the machine adds noise)."
+                )
+                results.append(result)
             except Exception:
                 failed.append(name)
                 traceback.print_exc()

@@ -1,10 +1,10 @@
 """Full sync: the worker's full sync of a 10,000-event calendar (500 events ours) against
 paging the same list with bare google-api-python-client.
 
-Each side runs in a fresh child process (`python -m tests.bench.fullsync --child ...`)
-with the functions' environment, so neither pays for the other's imports or heap:
-one warm-up run, then timed runs (median wall time), then one run under tracemalloc
-(peak of Python allocations during the run).
+Both sides run in one fresh child process (`python -m tests.bench.fullsync ...`) with
+the functions' environment: one warm-up run each, then timed runs alternating between
+the sides (median wall time), then one run each under tracemalloc (peak of Python
+allocations during that run).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from emulator.stack import ROOT
 from shared.domain.conference import OWNED_PROPERTY
 from shared.domain.models import CalendarState, Meeting, MeetingStatus, User, calendar_key
 from shared.store.firestore import MEETINGS
-from tests.bench.common import Connection, Ctx, Result, median
+from tests.bench.common import Connection, Ctx, Result
 
 OWNER = "bulk@example.com"
 EVENTS = 10_000
@@ -72,7 +72,10 @@ def _seed(ctx: Ctx) -> tuple[str, float]:
                     body["id"] = mid
                     body["extendedProperties"] = {"private": {OWNED_PROPERTY: mid}}
                 status, raw = conn.request(
-                    "POST", "/calendar/v3/calendars/primary/events", json.dumps(body).encode(), headers
+                    "POST",
+                    "/calendar/v3/calendars/primary/events",
+                    json.dumps(body).encode(),
+                    headers,
                 )
                 if status != 200:
                     errors.append(f"insert {n}: {status} {raw[:200]!r}")
@@ -119,14 +122,12 @@ def _seed(ctx: Ctx) -> tuple[str, float]:
     return key, time.perf_counter() - began
 
 
-def _child(ctx: Ctx, mode: str, key: str, runs: int) -> dict[str, Any]:
-    env = {**os.environ, **ctx.stack.function_env()}
-    if mode == "floor":
-        env[TOKEN_ENV] = ctx.access_token(OWNER)
+def _child(ctx: Ctx, key: str, runs: int) -> dict[str, dict[str, Any]]:
+    env = {**os.environ, **ctx.stack.function_env(), TOKEN_ENV: ctx.access_token(OWNER)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        args = [sys.executable, "-m", "tests.bench.fullsync", "--child", mode]
-        args += ["--key", key, "--runs", str(runs), "--out", str(out)]
+        args = [sys.executable, "-m", "tests.bench.fullsync", "--key", key]
+        args += ["--runs", str(runs), "--out", str(out)]
         done = subprocess.run(
             args,
             cwd=ROOT,
@@ -137,14 +138,14 @@ def _child(ctx: Ctx, mode: str, key: str, runs: int) -> dict[str, Any]:
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{mode} child failed:\n{done.stderr.decode()[-3000:]}")
+            raise RuntimeError(f"full sync child failed:\n{done.stderr.decode()[-3000:]}")
         return dict(json.loads(out.read_text()))
 
 
-def run(ctx: Ctx, *, runs: int = 3) -> Result:
+def run(ctx: Ctx, *, runs: int = 5) -> Result:
     key, seed_s = _seed(ctx)
-    product = _child(ctx, "product", key, runs)
-    floor = _child(ctx, "floor", key, runs)
+    measured = _child(ctx, key, runs)
+    product, floor = measured["product"], measured["floor"]
     figures = {
         "wall_s": product["wall_s"],
         "peak_mib": product["peak_mib"],
@@ -177,10 +178,10 @@ def run(ctx: Ctx, *, runs: int = 3) -> Result:
             "of the window, get_meetings per page, token save, reconcile query, release), wired "
             "by shared.wiring in a child process with the functions' env. Floor: events.list "
             "(maxResults=2500, same timeMin) paged with bare google-api-python-client and an "
-            "access token, in its own child process.",
-            f"Wall time: median of {runs} runs after one warm-up run. Memory: tracemalloc peak "
-            "(Python allocations) of one more run, traced separately so tracing does not slow "
-            "the timed runs.",
+            "access token, in the same child process, runs alternating with the product's.",
+            f"Wall time: median of {runs} runs per side after one warm-up run each. Memory: "
+            "tracemalloc peak (Python allocations) of one more run per side, traced separately "
+            "so tracing does not slow the timed runs.",
             f"Product timed runs: {product['walls']}; floor: {floor['walls']}.",
         ],
     )
@@ -189,26 +190,32 @@ def run(ctx: Ctx, *, runs: int = 3) -> Result:
 # -- the child process -------------------------------------------------------------------------
 
 
-def _measure(once: Callable[[], tuple[int, int]], runs: int, out: Path) -> None:
-    once()  # warm-up: clients, discovery documents, credentials, connections
-    walls = []
-    seen = pages = 0
-    for _ in range(runs):
-        began = time.perf_counter()
-        seen, pages = once()
-        walls.append(time.perf_counter() - began)
-    tracemalloc.start()
-    once()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    result = {
-        "wall_s": statistics.median(walls),
-        "walls": [round(w, 3) for w in walls],
-        "peak_mib": peak / 2**20,
-        "events_seen": seen,
-        "pages": pages,
-    }
-    out.write_text(json.dumps(result))
+def _measure(sides: dict[str, Callable[[], tuple[int, int]]], runs: int) -> dict[str, Any]:
+    """Warm each side up, alternate timed runs (so drift hits both), then trace each once."""
+    for once in sides.values():
+        once()  # clients, discovery documents, credentials, connections
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+    counts: dict[str, tuple[int, int]] = {}
+    for n in range(runs):
+        order = list(sides) if n % 2 == 0 else list(sides)[::-1]
+        for name in order:
+            began = time.perf_counter()
+            counts[name] = sides[name]()
+            walls[name].append(time.perf_counter() - began)
+    result: dict[str, Any] = {}
+    for name, once in sides.items():
+        tracemalloc.start()
+        once()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result[name] = {
+            "wall_s": statistics.median(walls[name]),
+            "walls": [round(w, 3) for w in walls[name]],
+            "peak_mib": peak / 2**20,
+            "events_seen": counts[name][0],
+            "pages": counts[name][1],
+        }
+    return result
 
 
 def _product(key: str) -> Callable[[], tuple[int, int]]:
@@ -262,13 +269,12 @@ def _floor(token: str) -> Callable[[], tuple[int, int]]:
 
 def child(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", choices=["product", "floor"], required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--runs", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    once = _product(args.key) if args.child == "product" else _floor(os.environ[TOKEN_ENV])
-    _measure(once, args.runs, args.out)
+    sides = {"product": _product(args.key), "floor": _floor(os.environ[TOKEN_ENV])}
+    args.out.write_text(json.dumps(_measure(sides, args.runs)))
     return 0
 
 

@@ -151,9 +151,7 @@ def _storm(
                         accepted[i] += 1
                         continue
                 else:
-                    path = (
-                        f"/calendar/v3/calendars/primary/events/{events[mid]}?quotaUser={MARK}"
-                    )
+                    path = f"/calendar/v3/calendars/primary/events/{events[mid]}?quotaUser={MARK}"
                     edit = json.dumps({"summary": renames[mid]}).encode()
                     status, body = api.request(
                         "PATCH",

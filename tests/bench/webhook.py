@@ -135,7 +135,9 @@ def run(ctx: Ctx, *, runs: int = 3, seconds: float = 2.0) -> Result:
         ) as noop:
             for senders in CONCURRENCY:
                 for url, expect in ((webhook, 202), (noop, 204)):
-                    blast(url, headers, senders=senders, seconds=0.5, numbers=numbers, expect=expect)
+                    blast(
+                        url, headers, senders=senders, seconds=0.5, numbers=numbers, expect=expect
+                    )
                 for n in range(runs):
                     order = [(webhook, 202, figures), (noop, 204, floor)]
                     for url, expect, into in order if n % 2 == 0 else order[::-1]:

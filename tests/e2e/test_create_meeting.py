@@ -157,8 +157,8 @@ def test_instant_mode_is_a_space_without_an_event(stack: Stack) -> None:
 
 
 def test_pending_past_the_budget_answers_202_then_ready_on_get(stack: Stack) -> None:
-    # Longer than the wait budget (8 s); the emulator clock is then moved past it (not by
-    # more: delegation JWTs are stamped with real time and must stay within an hour of it).
+    # Longer than the wait budget (CONFERENCE_WAIT_SECONDS); the emulator clock is then
+    # moved just past it (no further: delegation JWTs carry real time, checked within 1 h).
     emu(stack, "POST", "config", {"conference_delay_ms": 60_000})
     began = time.monotonic()
     response = post(stack, BODY, "slow-1")

@@ -129,13 +129,14 @@ def test_worker_killed_mid_multi_page_sync_loses_nothing(env: Env) -> None:
     _rename(env, last, "last renamed")  # lands on page 2
     token_before = env.calendar_state(ALICE).sync_token
     env.emu("POST", "push", {"drop_rate": 0.0})
-    # page 2 answers slowly, so the kill reliably happens between the pages
-    env.emu("POST", "faults", {"status": 0, "delay_ms": 5000, "query": "pageToken", "count": 1})
+    # page 2 answers slowly, so the kill reliably lands between the pages: once page 1 has
+    # been answered (the log records a request when it is answered), the sync cannot finish
+    env.emu("POST", "faults", {"status": 0, "delay_ms": 8000, "query": "pageToken", "count": 1})
     env.emu("DELETE", "requests")
     env.emu("POST", f"calendars/{ALICE_CAL}/notify", {})
     wait_for(
-        lambda: any("pageToken" in r["query"] for r in env.calendar_requests(method="GET")),
-        what="page 2 requested",
+        lambda: any("syncToken" in r["query"] for r in env.calendar_requests(method="GET")),
+        what="page 1 answered",
         timeout=60,
     )
     env.stack.kill("sync_worker")

@@ -12,7 +12,7 @@ import pytest
 
 from shared.domain import meeting_request as mr
 from shared.domain.models import Meeting, User
-from shared.errors import AuthRevokedError, DuplicateError, NotFoundError
+from shared.errors import AuthRevokedError, DuplicateError, NotFoundError, RateLimitedError
 from shared.services import meetings as svc
 
 Json = dict[str, Any]
@@ -355,3 +355,15 @@ def test_a_racer_watches_the_record_while_the_holder_works() -> None:
     meeting = w.service.create(req, "k")
     assert meeting.status == "ready"
     assert w.calendar.calls == [] and w.sink.events == []
+
+
+def test_a_failed_holder_releases_its_claim_so_a_retry_acts_at_once() -> None:
+    w = world()
+    w.calendar.error = RateLimitedError("slow down", status=429)
+    with pytest.raises(RateLimitedError):
+        w.service.create(request(), "k")
+    stored = w.store.meetings[mr.meeting_id("alice@example.com", "k")]
+    assert stored.status == "pending" and stored.claim_until is None
+    w.calendar.error = None
+    assert w.service.create(request(), "k").status == "ready"
+    assert w.clock.t < 1
