@@ -50,6 +50,7 @@ def create_user(emu: Emulator, email: str) -> JSON:
             cal = CalendarData(id=email, owner=email)
             emu.users[email] = User(email=email, calendar=cal)
             emu.calendars_by_uid[cal.uid] = cal
+        emu.users[email].revoked = False  # a new authorization
         return {"email": email, "refresh_token": oauth.new_refresh_token(emu, email)}
 
 
@@ -158,6 +159,7 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
                 return json_response({"deleted": user.email})
             if len(parts) == 3 and parts[2] == "revoke" and method == "POST":
                 oauth.revoke_user(emu, user.email)
+                user.revoked = True
                 return json_response({"revoked": user.email})
             if len(parts) == 3 and parts[2] == "token" and method == "POST":
                 scope = _body(req).get("scope") or oauth.DEFAULT_SCOPE

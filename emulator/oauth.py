@@ -116,6 +116,12 @@ def token_endpoint(emu: Emulator, req: Request) -> tuple[Response, str | None]:
                 raise oauth_error(400, "invalid_grant", "Invalid JWT: missing iss claim.")
             if not isinstance(sub, str) or sub not in emu.users:
                 raise oauth_error(400, "invalid_grant", "Invalid email or User ID")
+            if emu.users[sub].revoked:  # what Google answers once delegation is withdrawn
+                raise oauth_error(
+                    400,
+                    "unauthorized_client",
+                    "Client is unauthorized to retrieve access tokens using this method.",
+                )
             if not str(claims.get("aud", "")).endswith("/token"):
                 raise oauth_error(400, "invalid_grant", "Invalid JWT: bad audience.")
             exp, iat = claims.get("exp"), claims.get("iat", now)

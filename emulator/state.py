@@ -83,6 +83,8 @@ class User:
     email: str
     calendar: CalendarData
     client_ids: set[str] = field(default_factory=set)
+    revoked: bool = False
+    """The user's grant to our app is revoked: refresh tokens and delegation both refused."""
 
 
 @dataclass

@@ -113,7 +113,7 @@ def from_response(status: int, body: bytes | str | None, *, what: str = "") -> A
         return DuplicateError(text, **kw)
     if status == 412:
         return PreconditionFailedError(text, **kw)
-    if status == 401 or reason == "invalid_grant":
+    if status == 401 or reason in ("invalid_grant", "unauthorized_client"):
         return AuthRevokedError(text, **kw)
     if status == 403:
         return ForbiddenError(text, **kw)

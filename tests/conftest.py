@@ -23,7 +23,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         with_functions=False,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
         # short enough that tests can make a conference outlast it (202, ready later)
-        extra_env={"CONFERENCE_WAIT_SECONDS": "1.5", "CHANNEL_OVERLAP_SECONDS": "2"},
+        extra_env={
+            "CONFERENCE_WAIT_SECONDS": "1.5",
+            "CHANNEL_OVERLAP_SECONDS": "2",
+            "API_RETRIES": "2",  # rate-limit answers after a short, still real, backoff
+        },
     )
     stack.start()
     saved = {k: os.environ.get(k) for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")}

@@ -302,12 +302,6 @@ def test_user_gone_from_the_domain_is_409_and_marks_the_user(stack: Stack) -> No
     _assert_reauthorization_needed(stack)
 
 
-@pytest.mark.xfail(
-    reason="emulator: /_emulator/users/{email}/revoke kills refresh and access tokens but"
-    " jwt-bearer (delegation) grants still succeed, so the stack (AUTH_MODE=delegation)"
-    " simply gets a new token",
-    strict=False,
-)
 def test_revoked_authorization_is_409_and_marks_the_user(stack: Stack) -> None:
     emu(stack, "POST", f"users/{ALICE}/revoke")
     _assert_reauthorization_needed(stack)

@@ -154,3 +154,22 @@ def test_domain_wide_delegation(h: Harness) -> None:
         bad = _grant(h, signed)
         assert bad.status_code == 400, claims_override
         assert bad.json()["error"] == "invalid_grant"
+
+
+def test_withdrawn_delegation_refuses_the_user_until_reauthorised(h: Harness) -> None:
+    h.add_user(A)
+    now = h.control("GET", "/clock")["now"]
+    claims = {
+        "iss": "sync@proj.iam.gserviceaccount.com",
+        "sub": A,
+        "scope": "https://www.googleapis.com/auth/calendar",
+        "aud": "https://oauth2.googleapis.com/token",
+        "iat": int(now),
+        "exp": int(now) + 3600,
+    }
+    h.control("POST", f"/users/{A}/revoke")
+    refused = _grant(h, _sign(h, claims))
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "unauthorized_client"
+    h.add_user(A)  # the user authorises again
+    assert _grant(h, _sign(h, claims)).status_code == 200
