@@ -16,7 +16,6 @@ from typing import Any
 from shared import logs
 from shared.domain.models import ChangeSignal, Channel, ChannelState
 from shared.services.channels import token_matches
-from shared.store.pubsub import PublishError
 
 _log = logs.get(__name__)
 STATES = frozenset({"sync", "exists", "not_exists"})
@@ -117,6 +116,3 @@ class SignalService:
             ordering_key=signal.calendar_key,
             attributes={"calendar": signal.calendar_key, "state": signal.state},
         )
-
-
-__all__ = ["NotificationError", "PublishError", "SignalService", "parse_notification"]

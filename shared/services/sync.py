@@ -67,7 +67,7 @@ class SyncStore(Protocol):
         self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
     ) -> Meeting | None: ...
 
-    def meetings_for_calendar(self, calendar_key: str, statuses: Any = None) -> list[Meeting]: ...
+    def meeting_event_ids(self, calendar_key: str, statuses: Any) -> list[tuple[str, str]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,13 +303,16 @@ class SyncService:
     def _reconcile(self, state: CalendarState, seen: set[str], report: SyncReport) -> None:
         """Meetings the full sync did not return may have been deleted in the gap."""
         live = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
-        for meeting in self._store.meetings_for_calendar(state.key, live):
-            if not meeting.event_id or meeting.event_id in seen:
+        for meeting_id, event_id in self._store.meeting_event_ids(state.key, live):
+            if not event_id or event_id in seen:
+                continue
+            meeting = self._store.get_meeting(meeting_id)
+            if meeting is None:
                 continue
             try:
-                event = self._calendar.get_event(state.owner, state.calendar_id, meeting.event_id)
+                event = self._calendar.get_event(state.owner, state.calendar_id, event_id)
             except (NotFoundError, GoneError):
-                event = {"id": meeting.event_id, "status": "cancelled"}
+                event = {"id": event_id, "status": "cancelled"}
             # cancelled in the gap, or alive but outside the window: apply its latest state
             if self.apply_event(state, meeting, event, report):
                 report.meetings_changed += 1

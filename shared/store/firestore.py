@@ -221,12 +221,19 @@ class Store:
 
         return self._in_transaction(run)
 
-    def meetings_for_calendar(
-        self, calendar_key: str, statuses: Iterable[str] | None = None
-    ) -> list[Meeting]:
-        query = self.client.collection(MEETINGS).where(
-            filter=firestore.FieldFilter("calendar_key", "==", calendar_key)
+    def meeting_event_ids(
+        self, calendar_key: str, statuses: Iterable[str]
+    ) -> list[tuple[str, str]]:
+        """(meeting id, event id) of the calendar's meetings in `statuses`: a projection, so
+        reconciling thousands of meetings does not decode thousands of records."""
+        query = (
+            self.client.collection(MEETINGS)
+            .where(filter=firestore.FieldFilter("calendar_key", "==", calendar_key))
+            .where(filter=firestore.FieldFilter("status", "in", list(statuses)))
+            .select(["id", "event_id"])
         )
-        if statuses is not None:
-            query = query.where(filter=firestore.FieldFilter("status", "in", list(statuses)))
-        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+        pairs = []
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            pairs.append((str(data.get("id", snap.id)), str(data.get("event_id", ""))))
+        return pairs

@@ -40,8 +40,8 @@ def test_records_round_trip(emulators: Stack) -> None:
     stored, created = store.create_meeting(meeting)
     assert created and stored == meeting
     assert store.get_meeting("m1") == meeting
-    assert [m.id for m in store.meetings_for_calendar(key, ["pending"])] == ["m1"]
-    assert store.meetings_for_calendar(key, ["ready"]) == []
+    assert store.meeting_event_ids(key, ["pending"]) == [("m1", "")]
+    assert store.meeting_event_ids(key, ["ready"]) == []
 
 
 def test_create_meeting_race_has_one_winner(emulators: Stack) -> None:
