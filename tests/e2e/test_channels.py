@@ -4,24 +4,11 @@ gone calendars and revoked users instead of retrying them forever, and reaps orp
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
-
-from emulator.stack import Stack
 from shared.domain.models import CalendarState, Channel, calendar_key
 from tests.e2e.support import Env
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-@pytest.fixture
-def env(stack: Stack) -> Iterator[Env]:
-    env = Env(stack)
-    try:
-        yield env
-    finally:
-        env.close()
 
 
 def test_watching_twice_is_idempotent_and_delete_stops_the_channels(env: Env) -> None:

@@ -7,13 +7,11 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from emulator.stack import Stack
 from shared.domain.models import Channel, ChannelState
 from shared.store.pubsub import Publisher
 from tests.e2e.support import Env, types_for, wait_for
@@ -23,13 +21,10 @@ ALICE_CAL = "alice%40example.com"
 
 
 @pytest.fixture
-def env(stack: Stack) -> Iterator[Env]:
-    env = Env(stack)
+def env(env: Env) -> Env:
+    """Conferences ready at once: these tests are about the sync, not the wait."""
     env.emu("POST", "config", {"conference_delay_ms": 0})
-    try:
-        yield env
-    finally:
-        env.close()
+    return env
 
 
 def _idle(env: Env) -> bool:

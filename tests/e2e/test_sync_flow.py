@@ -3,23 +3,9 @@ emulator push → webhook over HTTP → Pub/Sub emulator → push subscription �
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from emulator.stack import Stack
 from tests.e2e.support import Env, types_for, wait_for
 
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def env(stack: Stack) -> Iterator[Env]:
-    e = Env(stack)
-    try:
-        yield e
-    finally:
-        e.close()
 
 
 def _space_id(space: str) -> str:
