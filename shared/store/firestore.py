@@ -207,7 +207,8 @@ class Store:
     def update_meeting(
         self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
     ) -> Meeting | None:
-        """Apply a pure change in a transaction; `change` returns None to leave it as is."""
+        """Apply `change` in a transaction (it may run again on contention); returning None
+        leaves the record as is."""
         ref = self._ref(MEETINGS, meeting_id)
 
         def run(tx: firestore.Transaction) -> Meeting | None:
