@@ -209,21 +209,26 @@ class SyncService:
     # -- conference updates ----------------------------------------------------------------
 
     def _apply_page(self, state: CalendarState, items: list[Json], report: SyncReport) -> None:
-        """Look up, in one read, the meetings among the changed events, and update each."""
-        candidates = {}
+        """Look up, in one read, the meetings among the changed events, and update each.
+
+        A meeting follows its own event only: occurrences of a recurring meeting (and
+        copies of its event) carry our marker too, but moving or cancelling one occurrence
+        changes neither the series nor its shared conference."""
+        candidates: dict[str, list[Json]] = {}
         for item in items:
             marked = ((item.get("extendedProperties") or {}).get("private") or {}).get(
                 conference.OWNED_PROPERTY
             )
             if marked or item.get("status") == "cancelled":
-                candidates[str(marked or item.get("id", ""))] = item
+                candidates.setdefault(str(marked or item.get("id", "")), []).append(item)
         if not candidates:
             return
         held = self._store.get_meetings(candidates)
         for meeting_id, meeting in held.items():
             if meeting.calendar_key != state.key:
                 continue
-            if self.apply_event(state, meeting, candidates[meeting_id], report):
+            own = [i for i in candidates[meeting_id] if i.get("id") == meeting.event_id]
+            if own and self.apply_event(state, meeting, own[-1], report):
                 report.meetings_changed += 1
 
     def apply_event(

@@ -3,6 +3,8 @@ emulator push → webhook over HTTP → Pub/Sub emulator → push subscription �
 
 from __future__ import annotations
 
+import datetime as dt
+
 from tests.e2e.support import Env, types_for, wait_for
 
 ALICE = "alice@example.com"
@@ -114,3 +116,51 @@ def test_removed_conference_detaches_and_is_never_fought(env: Env) -> None:
     assert meet_calls == []  # a detached meeting's conference is not ours to end
     stream = env.events_until(events, lambda seen: "meeting.cancelled" in types_for(seen, mid))
     assert types_for(stream, mid)[-2:] == ["meeting.detached", "meeting.cancelled"]
+
+
+def test_exceptions_of_a_recurring_meeting_leave_the_series_alone(env: Env) -> None:
+    """Moving or cancelling one occurrence changes that occurrence, not the meeting: the
+    record follows the series' own event, and the shared conference keeps running."""
+    env.watch(ALICE)
+    env.emu("POST", "config", {"conference_delay_ms": 0})
+    mid = env.create_meeting(
+        ALICE, "Weekly", recurrence=["RRULE:FREQ=WEEKLY;COUNT=4"], timeZone="UTC"
+    )["id"]
+    ready = env.wait_meeting(mid, lambda m: m.status == "ready", "ready")
+    env.emu("POST", f"spaces/{_space_id(ready.space)}/join", {})
+    events = env.subscribe()
+    cal = env.calendar_as(ALICE)
+    instances = cal.events().instances(calendarId="primary", eventId=mid).execute()["items"]
+    assert len(instances) == 4
+    moved, cancelled = instances[1]["id"], instances[2]["id"]
+    cal.events().patch(
+        calendarId="primary",
+        eventId=moved,
+        body={
+            "summary": "Weekly (moved once)",
+            "start": {"dateTime": "2026-12-08T15:00:00+00:00"},
+            "end": {"dateTime": "2026-12-08T16:00:00+00:00"},
+        },
+    ).execute()
+    cal.events().delete(calendarId="primary", eventId=cancelled).execute()
+    edited = dt.datetime.now(dt.UTC)
+
+    def synced_since_edits() -> bool:
+        state = env.calendar_state(ALICE)
+        started = state.last_sync_started
+        return bool(started and started > edited and not state.lease_owner and not state.dirty)
+
+    wait_for(synced_since_edits, what="a finished sync that saw both exceptions")
+    held = env.meeting(mid)
+    assert (held.status, held.start, held.summary) == ("ready", ready.start, "Weekly")
+    # a change to the series itself afterwards is followed as usual
+    cal.events().patch(calendarId="primary", eventId=mid, body={"summary": "Weekly v2"}).execute()
+    after = env.wait_meeting(mid, lambda m: m.summary == "Weekly v2", "series renamed")
+    assert after.status == "ready"
+    assert after.start == ready.start
+    assert after.end == ready.end
+    space = env.emu("GET", f"spaces/{_space_id(ready.space)}")
+    assert not any(c["ended"] for c in space["conferences"]), space
+    stream = env.events_until(events, lambda seen: "meeting.updated" in types_for(seen, mid))
+    stream += env.pull(events)
+    assert types_for(stream, mid) == ["meeting.updated"]
