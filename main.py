@@ -1,15 +1,24 @@
 """Cloud Functions source entry: re-exports every deployed entry point.
 
 Each name here is an `--entry-point` (Terraform's `build_config.entry_point`).
-Importing this module does no network or disk work.
+Importing this module does no network or disk work, and imports no function: the
+functions framework resolves the target with `getattr(main, NAME)`, and the module
+`__getattr__` below (PEP 562) imports only that entry point's module then, so each
+function's process loads only what that function needs.
 """
 
-from functions.create_meeting import create_meeting
-from functions.import_events import import_events
-from functions.renew_channels import renew_channels
-from functions.sync_worker import sync_worker
-from functions.watch_calendar import watch_calendar
-from functions.webhook import calendar_webhook
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from functions.create_meeting import create_meeting
+    from functions.import_events import import_events
+    from functions.renew_channels import renew_channels
+    from functions.sync_worker import sync_worker
+    from functions.watch_calendar import watch_calendar
+    from functions.webhook import calendar_webhook
 
 __all__ = [
     "calendar_webhook",
@@ -19,3 +28,27 @@ __all__ = [
     "sync_worker",
     "watch_calendar",
 ]
+
+_MODULES = {
+    "calendar_webhook": "functions.webhook",
+    "create_meeting": "functions.create_meeting",
+    "import_events": "functions.import_events",
+    "renew_channels": "functions.renew_channels",
+    "sync_worker": "functions.sync_worker",
+    "watch_calendar": "functions.watch_calendar",
+}
+"""Entry point → the module that defines it."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import an entry point's module on first access of its name (then cache the name)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import flask
 import functions_framework
 
@@ -12,7 +14,10 @@ from shared import wiring
 from shared.domain import meeting_request
 from shared.errors import ApiError
 from shared.http import RequestError, api_error_to_request_error, guard, respond
-from shared.services import importer, meetings
+from shared.services import meetings
+
+if TYPE_CHECKING:
+    from shared.services import importer
 
 MAX_ICS_BYTES = 4 * 1024 * 1024
 """An .ics body is bigger than a JSON request; MAX_EVENTS bounds the work anyway."""
@@ -69,6 +74,8 @@ def _read(request: flask.Request) -> bytes:
 
 
 def _parse(raw: bytes) -> list[importer.ImportItem]:
+    from shared.services import importer  # icalendar: imported by the first import request
+
     try:
         return importer.parse_ics(raw)
     except importer.MalformedCalendar as exc:

@@ -3,6 +3,11 @@
 Entry points call these accessors; nothing here runs at import time. Each
 accessor is cached, so a warm instance reuses its Firestore, Pub/Sub and
 Google API clients (and their connections) across requests.
+
+Each accessor also imports what it builds, so a function's process loads only the
+services and client libraries that function uses, and loads them on first use:
+google-cloud-firestore, google-cloud-pubsub, google-api-python-client and
+cryptography cost more to import than the whole server takes to start.
 """
 
 from __future__ import annotations
@@ -10,24 +15,26 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-
-from cryptography.fernet import Fernet
-from google.cloud import firestore
+from typing import TYPE_CHECKING
 
 from shared import logs
 from shared.domain.models import ChangeSignal
-from shared.google.api import Apis, Backoff
-from shared.google.credentials import CredentialsProvider, DelegationProvider, RefreshTokenProvider
-from shared.google.workspace import CalendarAdapter, MeetAdapter
-from shared.services.channels import ChannelConfig, ChannelService
-from shared.services.importer import Importer
-from shared.services.meetings import MeetingService
-from shared.services.signals import SignalService
-from shared.services.sync import SyncConfig, SyncService
-from shared.services.worker import Worker
 from shared.settings import Settings
-from shared.store.firestore import Store
-from shared.store.pubsub import Publisher, TopicSink
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.google.api import Apis
+    from shared.google.credentials import CredentialsProvider
+    from shared.google.workspace import CalendarAdapter, MeetAdapter
+    from shared.services.channels import ChannelService
+    from shared.services.importer import Importer
+    from shared.services.meetings import MeetingService
+    from shared.services.signals import SignalService
+    from shared.services.sync import SyncService
+    from shared.services.worker import Worker
+    from shared.store.firestore import Store
+    from shared.store.pubsub import Publisher, TopicSink
 
 
 @functools.cache
@@ -38,27 +45,37 @@ def settings() -> Settings:
 
 
 def firestore_client(project: str, database: str) -> firestore.Client:
+    from google.cloud import firestore
+
     return firestore.Client(project=project, database=database)
 
 
 @functools.cache
 def store() -> Store:
+    from shared.store.firestore import Store
+
     s = settings()
     return Store(firestore_client(s.project, s.firestore_database))
 
 
 @functools.cache
 def publisher() -> Publisher:
+    from shared.store.pubsub import Publisher
+
     return Publisher(settings().project)
 
 
 def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
+    from shared.google.credentials import DelegationProvider, RefreshTokenProvider
+
     if s.auth_mode == "delegation":
         return DelegationProvider(
             service_account=s.delegation_service_account,
             token_uri=s.oauth_token_uri,
             iam_root=s.iam_credentials_root,
         )
+    from cryptography.fernet import Fernet
+
     fernet = Fernet(s.token_encryption_key.encode())
 
     def lookup(email: str) -> str | None:
@@ -77,6 +94,8 @@ def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
 
 @functools.cache
 def apis() -> Apis:
+    from shared.google.api import Apis, Backoff
+
     s = settings()
     return Apis(
         calendar_root=s.calendar_api_root,
@@ -88,21 +107,29 @@ def apis() -> Apis:
 
 @functools.cache
 def calendar() -> CalendarAdapter:
+    from shared.google.workspace import CalendarAdapter
+
     return CalendarAdapter(apis())
 
 
 @functools.cache
 def meet() -> MeetAdapter:
+    from shared.google.workspace import MeetAdapter
+
     return MeetAdapter(apis())
 
 
 @functools.cache
 def meeting_events() -> TopicSink:
+    from shared.store.pubsub import TopicSink
+
     return TopicSink(publisher(), settings().meeting_events_topic)
 
 
 @functools.cache
 def sync_service() -> SyncService:
+    from shared.services.sync import SyncConfig, SyncService
+
     s = settings()
     return SyncService(
         store=store(),
@@ -120,6 +147,8 @@ def sync_service() -> SyncService:
 
 @functools.cache
 def signal_service() -> SignalService:
+    from shared.services.signals import SignalService
+
     return SignalService(
         get_channel=store().get_channel,
         publish=publisher().publish,
@@ -129,11 +158,15 @@ def signal_service() -> SignalService:
 
 @functools.cache
 def worker() -> Worker:
+    from shared.services.worker import Worker
+
     return Worker(sync=sync_service(), max_age_seconds=settings().max_message_age_seconds)
 
 
 @functools.cache
 def channel_service() -> ChannelService:
+    from shared.services.channels import ChannelConfig, ChannelService
+
     s = settings()
 
     def initial_sync(key: str) -> object:
@@ -170,6 +203,8 @@ def event_source() -> str:
 
 @functools.cache
 def meetings() -> MeetingService:
+    from shared.services.meetings import MeetingService
+
     s = settings()
     return MeetingService(
         calendar=calendar(),
@@ -183,4 +218,6 @@ def meetings() -> MeetingService:
 
 @functools.cache
 def importer() -> Importer:
+    from shared.services.importer import Importer
+
     return Importer(calendar=calendar(), store=store())

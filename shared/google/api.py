@@ -6,6 +6,9 @@ settings, so the same code talks to Google or to the local emulator. Every
 call goes through `Apis.execute`, which authorises it as one user, retries
 transient failures and rate limits with full-jitter exponential backoff, and
 turns every failure into a typed `shared.errors` exception.
+
+google-api-python-client, httplib2 and google-auth are imported on first use (the
+first built client or executed call), not with this module.
 """
 
 from __future__ import annotations
@@ -16,14 +19,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
-
-import google.auth.exceptions
-import google_auth_httplib2
-import httplib2
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
-from googleapiclient.http import HttpRequest
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.errors import (
@@ -32,7 +28,13 @@ from shared.errors import (
     TransientError,
     from_response,
 )
-from shared.google.credentials import CredentialsProvider
+
+if TYPE_CHECKING:
+    import google.auth.exceptions
+    import httplib2
+    from googleapiclient.http import HttpRequest
+
+    from shared.google.credentials import CredentialsProvider
 
 _log = logs.get(__name__)
 _HTTP_TIMEOUT = 30.0
@@ -80,6 +82,9 @@ class Apis:
     @cached_property
     def calendar(self) -> Any:
         """The Calendar v3 resource (requests are executed through `execute`)."""
+        import httplib2
+        from googleapiclient.discovery import build
+
         endpoint = urllib.parse.urljoin(self._calendar_root, "calendar/v3/")
         return build(
             "calendar",
@@ -92,6 +97,9 @@ class Apis:
     @cached_property
     def meet(self) -> Any:
         """The Meet v2 resource."""
+        import httplib2
+        from googleapiclient.discovery import build
+
         return build(
             "meet",
             "v2",
@@ -104,11 +112,18 @@ class Apis:
         """httplib2 is not thread-safe: one connection pool per thread."""
         http: httplib2.Http | None = getattr(self._local, "http", None)
         if http is None:
+            import httplib2
+
             http = self._local.http = httplib2.Http(timeout=_HTTP_TIMEOUT)
         return http
 
     def execute(self, request: HttpRequest, *, user: str, what: str) -> Any:
         """Run `request` as `user`; retry what is retryable; raise typed errors."""
+        import google.auth.exceptions
+        import google_auth_httplib2
+        import httplib2
+        from googleapiclient.errors import HttpError
+
         authed = google_auth_httplib2.AuthorizedHttp(
             self._credentials.for_user(user), http=self._http()
         )

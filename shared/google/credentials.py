@@ -3,7 +3,8 @@
 Both modes hand out `google.oauth2.credentials.Credentials` that refresh
 themselves, cached per user for the life of the instance so an access token is
 reused until it expires. Delegation signs the JWT through the IAM Credentials
-`signJwt` API, so no service-account key file exists anywhere.
+`signJwt` API, so no service-account key file exists anywhere. google-auth and
+requests are imported when the first credentials or session are made.
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
-
-import google.auth
-import google.auth.credentials
-import google.auth.transport
-import requests
-from google.auth.transport.requests import AuthorizedSession
-from google.oauth2.credentials import Credentials
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.errors import AuthRevokedError, TransientError, from_response
+
+if TYPE_CHECKING:
+    import google.auth.credentials
+    import google.auth.transport
+    import requests
+    from google.oauth2.credentials import Credentials
 
 SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/calendar.events",
@@ -80,6 +80,8 @@ class RefreshTokenProvider:
         self._cache = _Cache(self._build)
 
     def _build(self, email: str) -> Credentials:
+        from google.oauth2.credentials import Credentials
+
         refresh_token = self._lookup(email)
         if not refresh_token:
             raise AuthRevokedError(f"no stored authorization for {email}", status=401)
@@ -126,7 +128,12 @@ class DelegationProvider:
         """The session that calls IAM Credentials: ADC in the cloud, plain locally."""
         with self._session_lock:
             if self._signer_session is None:
+                import requests
+
                 if self._iam_root == _DEFAULT_IAM_ROOT:
+                    import google.auth
+                    from google.auth.transport.requests import AuthorizedSession
+
                     adc, _ = google.auth.default(
                         scopes=["https://www.googleapis.com/auth/cloud-platform"]
                     )
@@ -136,6 +143,8 @@ class DelegationProvider:
             return self._signer_session
 
     def _post(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        import requests
+
         try:
             response = self._session().post(url, timeout=_TIMEOUT, **kwargs)
         except requests.RequestException as exc:
@@ -171,6 +180,8 @@ class DelegationProvider:
         return str(token["access_token"]), expiry
 
     def _build(self, email: str) -> Credentials:
+        from google.oauth2.credentials import Credentials
+
         def refresh(_request: google.auth.transport.Request, scopes: Any) -> tuple[str, Any]:
             return self._token_for(email)
 

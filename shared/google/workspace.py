@@ -7,10 +7,12 @@ is sent on every event write, so conference data is never silently dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.ports import EventPage, Json
-from shared.google.api import Apis
+
+if TYPE_CHECKING:
+    from shared.google.api import Apis
 
 
 class CalendarAdapter:

@@ -3,19 +3,23 @@
 Each record is one document whose fields are the dataclass fields. Every
 read-modify-write runs in a transaction; the decisions themselves are pure
 functions from `shared.domain`, passed in, so they are tested without Firestore.
+
+google-cloud-firestore (with gRPC and protobuf, a quarter of a second to import) is
+imported when it is first used, not with this module: the services import `Store`
+for its type, and a function that never reads Firestore never pays for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
-
-from google.api_core.exceptions import AlreadyExists
-from google.cloud import firestore
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain import lease
 from shared.domain.models import CalendarState, Channel, Meeting, User
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
 _T = TypeVar("_T")
 
@@ -30,6 +34,12 @@ def _doc_id(value: str) -> str:
     if not value or "/" in value or value in (".", "..") or value.startswith("__"):
         raise ValueError(f"invalid document id {value!r}")
     return value
+
+
+def _field_filter(path: str, op: str, value: Any) -> firestore.FieldFilter:
+    from google.cloud.firestore import FieldFilter
+
+    return FieldFilter(path, op, value)
 
 
 class Store:
@@ -48,8 +58,10 @@ class Store:
         return snap.to_dict() if snap.exists else None
 
     def _in_transaction(self, fn: Callable[[firestore.Transaction], _T]) -> _T:
+        from google.cloud.firestore import transactional
+
         transaction = self.client.transaction(max_attempts=20)
-        return firestore.transactional(fn)(transaction)  # type: ignore[no-any-return]
+        return transactional(fn)(transaction)  # type: ignore[no-any-return]
 
     # -- users -----------------------------------------------------------------------------
 
@@ -78,7 +90,7 @@ class Store:
 
     def watched_calendars(self) -> list[CalendarState]:
         query = self.client.collection(CALENDARS).where(
-            filter=firestore.FieldFilter("status", "==", "watching")
+            filter=_field_filter("status", "==", "watching")
         )
         return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
 
@@ -152,13 +164,13 @@ class Store:
 
     def channels_for(self, calendar_key: str) -> list[Channel]:
         query = self.client.collection(CHANNELS).where(
-            filter=firestore.FieldFilter("calendar_key", "==", calendar_key)
+            filter=_field_filter("calendar_key", "==", calendar_key)
         )
         return [Channel.from_dict(s.to_dict() or {}) for s in query.stream()]
 
     def channels_in_state(self, states: Iterable[str]) -> list[Channel]:
         query = self.client.collection(CHANNELS).where(
-            filter=firestore.FieldFilter("state", "in", list(states))
+            filter=_field_filter("state", "in", list(states))
         )
         return [Channel.from_dict(s.to_dict() or {}) for s in query.stream()]
 
@@ -193,6 +205,8 @@ class Store:
         on its own; a read-then-create transaction made ten racing requests abort
         each other until they ran out of attempts (seen on the emulator).
         """
+        from google.api_core.exceptions import AlreadyExists
+
         ref = self._ref(MEETINGS, meeting.id)
         try:
             ref.create(meeting.to_dict())
@@ -229,8 +243,8 @@ class Store:
         reconciling thousands of meetings does not decode thousands of records."""
         query = (
             self.client.collection(MEETINGS)
-            .where(filter=firestore.FieldFilter("calendar_key", "==", calendar_key))
-            .where(filter=firestore.FieldFilter("status", "in", list(statuses)))
+            .where(filter=_field_filter("calendar_key", "==", calendar_key))
+            .where(filter=_field_filter("status", "in", list(statuses)))
             .select(["id", "event_id"])
         )
         pairs = []

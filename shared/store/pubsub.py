@@ -3,17 +3,21 @@
 `publish` returns only once Pub/Sub has accepted the message (the webhook's 2xx
 depends on it). Ordering keys keep one calendar's signals in order; after a
 failed publish on a key, the key is resumed so later messages are not refused.
+google-cloud-pubsub is imported, and the client made, on the first publish, not with
+this module (the webhook imports `PublishError` from here at start-up) nor with the
+`Publisher` (services that may publish are built by requests that never do).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
+import threading
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import TransientError
+
+if TYPE_CHECKING:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 _PUBLISH_TIMEOUT = 10.0
 
@@ -22,15 +26,32 @@ class PublishError(TransientError):
     """Pub/Sub did not accept the message; the caller must not acknowledge its input."""
 
 
+def _publisher_client() -> pubsub_v1.PublisherClient:
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
+
+    return pubsub_v1.PublisherClient(
+        batch_settings=BatchSettings(max_latency=0.001, max_messages=100),
+        publisher_options=PublisherOptions(enable_message_ordering=True),
+    )
+
+
 class Publisher:
     """One PublisherClient per instance, message ordering on."""
 
     def __init__(self, project: str, client: pubsub_v1.PublisherClient | None = None) -> None:
         self.project = project
-        self.client = client or pubsub_v1.PublisherClient(
-            batch_settings=BatchSettings(max_latency=0.001, max_messages=100),
-            publisher_options=PublisherOptions(enable_message_ordering=True),
-        )
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> pubsub_v1.PublisherClient:
+        """The client, made on first use; one per Publisher even under concurrent requests."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = _publisher_client()
+        return self._client
 
     def topic_path(self, topic: str) -> str:
         return str(self.client.topic_path(self.project, topic))
