@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from shared.http import json_http_errors
+
 if TYPE_CHECKING:
     from functions.create_meeting import create_meeting
     from functions.import_events import import_events
@@ -46,6 +48,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    json_http_errors()
     globals()[name] = value
     return value
 

@@ -91,6 +91,8 @@ def watch(emu: Emulator, cal: CalendarData, req: Request, user: str, calendar_id
         calendar_uid=cal.uid,
     )
     emu.channels[channel_id] = channel
+    if channel.token:
+        emu.issued.channel_tokens.add(channel.token)
     emu.push.send(
         channel_id=channel.id,
         number=channel.number,

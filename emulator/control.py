@@ -256,6 +256,9 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
                     raise _err(400, "conference_outcome must be success or failure")
                 emu.config.update(body)
             return json_response(emu.config)
+    if head == "secrets" and method == "GET":
+        with emu.lock:
+            return json_response(emu.issued.view())
     if head == "requests":
         with emu.lock:
             if method == "DELETE":

@@ -4,13 +4,16 @@ event stream, and wait for conditions."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import google.api_core.exceptions
 import requests
 from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 from google.oauth2.credentials import Credentials
@@ -143,11 +146,15 @@ class Env:
 
     # -- outbound events -------------------------------------------------------------------
 
-    def subscribe(self, topic: str = "meeting-events") -> str:
-        """A fresh pull subscription: it sees only what is published from now on."""
+    def subscriber(self) -> Any:
+        """The Pub/Sub subscriber client, made on first use."""
         if self._subscriber is None:
             self._subscriber = pubsub_v1.SubscriberClient()
-        name = self._subscriber.subscription_path(self.stack.project, f"t-{uuid.uuid4().hex[:12]}")
+        return self._subscriber
+
+    def subscribe(self, topic: str = "meeting-events") -> str:
+        """A fresh pull subscription: it sees only what is published from now on."""
+        name = self.subscriber().subscription_path(self.stack.project, f"t-{uuid.uuid4().hex[:12]}")
         self._subscriber.create_subscription(
             request={
                 "name": name,
@@ -160,9 +167,16 @@ class Env:
 
     def pull_raw(self, subscription: str, *, max_messages: int = 100) -> list[Any]:
         """Pull and acknowledge what is there now (received messages, undecoded)."""
-        response = self._subscriber.pull(
-            request={"subscription": subscription, "max_messages": max_messages}, timeout=5
-        )
+        # return at once when nothing is there (the emulator honours the flag; a blocking
+        # pull would hold every polling loop for its whole timeout)
+        request = {
+            "subscription": subscription,
+            "max_messages": max_messages,
+            "return_immediately": True,
+        }
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The return_immediately flag", DeprecationWarning)
+            response = self.subscriber().pull(request=request, timeout=5)
         received = list(response.received_messages)
         if received:
             self._subscriber.acknowledge(
@@ -193,7 +207,9 @@ class Env:
     def close(self) -> None:
         if self._subscriber is not None:
             for name in self._subscriptions:
-                self._subscriber.delete_subscription(request={"subscription": name})
+                # a Pub/Sub emulator restart (fault suite) may have taken it already
+                with contextlib.suppress(google.api_core.exceptions.NotFound):
+                    self._subscriber.delete_subscription(request={"subscription": name})
             self._subscriber.close()
 
 

@@ -40,6 +40,7 @@ def _unb64(text: str) -> bytes:
 def new_refresh_token(emu: Emulator, email: str) -> str:
     token = "1//emu-" + secrets.token_urlsafe(24)
     emu.refresh_tokens[token] = email
+    emu.issued.refresh_tokens.add(token)
     return token
 
 
@@ -57,6 +58,7 @@ def issue_access_token(emu: Emulator, email: str, scope: str) -> JSON:
     ttl = int(emu.config["access_token_ttl_seconds"])
     token = "ya29.emu-" + secrets.token_urlsafe(32)
     emu.access_tokens[token] = AccessToken(email, emu.clock.now() + ttl, scope)
+    emu.issued.access_tokens.add(token)
     return {"access_token": token, "expires_in": ttl, "token_type": "Bearer", "scope": scope}
 
 
@@ -72,9 +74,10 @@ def sign_jwt(emu: Emulator, req: Request, service_account: str) -> Response:
     header = {"alg": "HS256", "typ": "JWT", "kid": emu.signing_key_id}
     signing_input = _b64(json.dumps(header).encode()) + "." + _b64(payload.encode())
     sig = hmac.new(emu.signing_key, signing_input.encode(), hashlib.sha256).digest()
-    return json_response(
-        {"keyId": emu.signing_key_id, "signedJwt": signing_input + "." + _b64(sig)}
-    )
+    signed = signing_input + "." + _b64(sig)
+    with emu.lock:
+        emu.issued.signed_jwts.add(signed)
+    return json_response({"keyId": emu.signing_key_id, "signedJwt": signed})
 
 
 def _verify_assertion(emu: Emulator, assertion: str) -> JSON:

@@ -12,10 +12,12 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -100,7 +102,7 @@ class Proc:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab")  # a restart appends: one log per process name
         self.popen = subprocess.Popen(
             list(self.args),
             env=self.env,
@@ -235,10 +237,7 @@ class Stack:
         self.firestore_host = f"127.0.0.1:{fs_port}"
         self.pubsub_host = f"127.0.0.1:{ps_port}"
         gcloud = os.environ.get("GCLOUD", "gcloud")
-        fs = self._spawn(
-            "firestore",
-            [gcloud, "emulators", "firestore", "start", f"--host-port={self.firestore_host}"],
-        )
+        fs = self._spawn("firestore", self._firestore_args())
         ps = self._spawn(
             "pubsub",
             [
@@ -248,6 +247,10 @@ class Stack:
         )  # fmt: skip
         self._wait(fs, f"http://{self.firestore_host}/")
         self._wait(ps, f"http://{self.pubsub_host}/")
+
+    def _firestore_args(self) -> list[str]:
+        gcloud = os.environ.get("GCLOUD", "gcloud")
+        return [gcloud, "emulators", "firestore", "start", f"--host-port={self.firestore_host}"]
 
     def _start_workspace(self) -> None:
         port = free_port()
@@ -313,6 +316,62 @@ class Stack:
         self._wait(
             proc, f"{url}/_ready" if name in self.function_urls else f"{url}/_emulator/health"
         )
+
+    # -- outages of the Google emulators (fault suite) -----------------------------------------
+
+    def _signal_functions(self, signum: signal.Signals) -> None:
+        for name in self.function_urls:
+            popen = self.procs[name].popen
+            if popen is not None and popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(popen.pid, signum)
+
+    def restart_firestore(self) -> None:
+        """Restart the Firestore emulator the way a durable database comes back: with every
+        acknowledged write. The emulator keeps data in memory, so the functions are frozen
+        (SIGSTOP) while it exports, thawed to meet the outage, and the new process, on the
+        same port, imports the export."""
+        export_root = Path(tempfile.mkdtemp(prefix="firestore-export-"))
+        url = f"http://{self.firestore_host}/emulator/v1/projects/{self.project}:export"
+        body = {
+            "database": f"projects/{self.project}/databases/(default)",
+            "export_directory": str(export_root),
+        }
+        self._signal_functions(signal.SIGSTOP)
+        try:
+            status, text = http("POST", url, body, timeout=60)
+            if status >= 300:
+                raise StackError(f"firestore export: {status} {text[:200]!r}")
+            self.kill("firestore")
+        finally:
+            self._signal_functions(signal.SIGCONT)
+        metadata = next(export_root.glob("*/*.overall_export_metadata"))
+        proc = self.procs["firestore"]
+        proc.args = [*self._firestore_args(), f"--import-data={metadata}"]
+        proc.start()
+        try:
+            self._wait(proc, f"http://{self.firestore_host}/")
+        finally:
+            shutil.rmtree(export_root, ignore_errors=True)  # read at start-up, then not needed
+
+    def restart_pubsub(self, drain: Callable[[], None] = lambda: None) -> None:
+        """Restart the Pub/Sub emulator on the same port and declare the topics and
+        subscriptions again (in the cloud they outlive any outage). The emulator loses the
+        messages it held: `drain` runs while the functions are frozen, so an observer can
+        take what was published; change signals in flight are lost, a harsher fault than
+        Google's durable Pub/Sub, which the scheduled sweep recovers from."""
+        self._signal_functions(signal.SIGSTOP)
+        try:
+            drain()
+            self.kill("pubsub")
+        finally:
+            self._signal_functions(signal.SIGCONT)
+        proc = self.procs["pubsub"]
+        proc.start()
+        self._wait(proc, f"http://{self.pubsub_host}/")
+        self.create_topics()
+        if self.function_urls:
+            self.create_worker_subscription()
 
     # -- Pub/Sub resources (REST on the emulator) ----------------------------------------------
 

@@ -148,6 +148,27 @@ class Fault:
 
 
 @dataclass
+class IssuedSecrets:
+    """Every credential the emulator handed out since the process started (kept across
+    resets), so a test can scan logs for any of them; see ``GET /_emulator/secrets``."""
+
+    access_tokens: set[str] = field(default_factory=set)
+    refresh_tokens: set[str] = field(default_factory=set)
+    channel_tokens: set[str] = field(default_factory=set)
+    """Tokens callers registered on watch channels: echoed in every notification."""
+    signed_jwts: set[str] = field(default_factory=set)
+    """signJwt results: a delegation assertion is exchangeable for an access token."""
+
+    def view(self) -> JSON:
+        return {
+            "access_tokens": sorted(self.access_tokens),
+            "refresh_tokens": sorted(self.refresh_tokens),
+            "channel_tokens": sorted(self.channel_tokens),
+            "signed_jwts": sorted(self.signed_jwts),
+        }
+
+
+@dataclass
 class RateLimit:
     per_minute: int
     status: int
@@ -164,6 +185,8 @@ class Emulator:
         self.push = PushDispatcher(self.clock, self.channel_live)
         self.signing_key = secrets.token_bytes(32)
         self.signing_key_id = secrets.token_hex(20)
+        self.issued = IssuedSecrets()
+        """Not cleared by `reset`: a leak scan must cover the whole process lifetime."""
         self._clear()
 
     def _clear(self) -> None:

@@ -60,6 +60,21 @@ def respond_error(error: RequestError) -> flask.Response:
     return respond(body, error.status, headers)
 
 
+def json_http_errors() -> None:
+    """Answer what Flask refuses before any function runs (a path no rule matches, such
+    as one holding a line feed; a method a rule does not allow) in the JSON error shape,
+    not Flask's HTML page. Registers on the app functions-framework is serving."""
+    import functions_framework  # the serving framework; absent from pure-library use
+
+    for status in (404, 405):
+        functions_framework.errorhandler(status)(_framework_error)
+
+
+def _framework_error(exc: Exception) -> flask.Response:
+    status = int(getattr(exc, "code", None) or 500)
+    return respond_error(RequestError(status, str(getattr(exc, "description", exc)), "path"))
+
+
 def read_json(request: flask.Request, max_bytes: int) -> dict[str, Any]:
     """The JSON object body, or a RequestError (413, 415, 400) that says what is wrong."""
     length = request.content_length

@@ -13,21 +13,25 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.stack import Stack, http
+from tests.chaos.runner import CHAOS_ENV
+from tests.security.leaks import assert_no_leaks, session_secrets
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Firestore + Pub/Sub emulators; e2e fixtures add the workspace emulator and functions."""
+    """Firestore + Pub/Sub emulators; e2e fixtures add the workspace emulator and functions.
+
+    At the end of the session every log of the stack is scanned for the credentials the
+    workspace emulator issued and the secret settings: one found fails the session, naming
+    the file and the kind of secret (never the secret)."""
     stack = Stack(
         with_workspace=False,
         with_functions=False,
         log_dir=tmp_path_factory.mktemp("stack-logs"),
-        # short enough that tests can make a conference outlast it (202, ready later)
-        extra_env={
-            "CONFERENCE_WAIT_SECONDS": "1.5",
-            "CHANNEL_OVERLAP_SECONDS": "2",
-            "API_RETRIES": "2",  # rate-limit answers after a short, still real, backoff
-        },
+        # short waits, overlaps, retries and leases, so conferences outlast the wait,
+        # rate limits answer after a short (still real) backoff, and the fault suite's
+        # orphaned leases free in seconds
+        extra_env=dict(CHAOS_ENV),
     )
     stack.start()
     saved = {k: os.environ.get(k) for k in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST")}
@@ -35,6 +39,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     os.environ["PUBSUB_EMULATOR_HOST"] = stack.pubsub_host
     try:
         yield stack
+        # listed while the workspace emulator still runs; scanned once every process has
+        # stopped and flushed its log
+        secrets = session_secrets(stack)
     finally:
         stack.stop()
         for key, value in saved.items():
@@ -42,6 +49,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    assert_no_leaks(stack.log_dir, secrets)
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ class Decision:
 
     @property
     def noop(self) -> bool:
-        return not self.fields and not self.emits and not self.end_conference
+        return not (self.fields or self.emits or self.end_conference or self.stamp_space)
 
 
 def _times(event: Json, key: str) -> Json:
@@ -108,8 +108,13 @@ def decide(meeting: Meeting, event: Json) -> Decision:
     """What to do about `event`, the latest state of `meeting`'s Calendar event."""
     decision = Decision()
     etag = str(event.get("etag", ""))
-    if meeting.status == MeetingStatus.CANCELLED or (etag and etag == meeting.event_etag):
-        return decision  # terminal, or an echo / duplicate of what we already hold
+    if meeting.status == MeetingStatus.CANCELLED:
+        return decision  # terminal
+    if etag and etag == meeting.event_etag:
+        # an echo or duplicate of what we hold; but create_meeting may have seen the
+        # conference become ready first, and the stamp is the sync's job
+        decision.stamp_space = _needs_stamp(meeting, event)
+        return decision
     decision.fields.update(event_etag=etag, event_updated=str(event.get("updated", "")))
 
     if event.get("status") == "cancelled":
@@ -135,6 +140,23 @@ def decide(meeting: Meeting, event: Json) -> Decision:
     return decision
 
 
+def _stamped(event: Json) -> object:
+    return ((event.get("extendedProperties") or {}).get("private") or {}).get(SPACE_PROPERTY)
+
+
+def _needs_stamp(meeting: Meeting, event: Json) -> bool:
+    """A ready meeting of ours whose event does not carry its space name yet."""
+    conference = Conference.of(event)
+    return (
+        meeting.status == MeetingStatus.READY
+        and bool(meeting.space)
+        and conference is not None
+        and is_ours(meeting, conference)
+        and conference.ready
+        and _stamped(event) != meeting.space
+    )
+
+
 def _decide_conference(
     meeting: Meeting, event: Json, conference: Conference | None, decision: Decision
 ) -> None:
@@ -143,9 +165,7 @@ def _decide_conference(
         decision.emits.append(DETACHED)
         return
     if conference.ready:
-        space = meeting.space
-        stamped = ((event.get("extendedProperties") or {}).get("private") or {}).get(SPACE_PROPERTY)
-        decision.stamp_space = not space or stamped != space
+        decision.stamp_space = not meeting.space or _stamped(event) != meeting.space
     if meeting.status == MeetingStatus.PENDING and conference.ready:
         code = conference.conference_id
         decision.fields.update(

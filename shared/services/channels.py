@@ -105,10 +105,17 @@ class ChannelService:
         if not self._config.webhook_url:
             raise WatchError(500, "WEBHOOK_URL is not configured")
         if state is None or state.status != CalendarStatus.WATCHING:
-            state = CalendarState(key=key, owner=owner, calendar_id=cal_id)
+            # recorded as watching only once Google has opened the channel: a refused watch
+            # (someone else's calendar, say) must not leave a calendar the sweep would sync
+            state = CalendarState(
+                key=key, owner=owner, calendar_id=cal_id, status=CalendarStatus.STOPPED
+            )
             self._store.put_calendar(state)
         channel = self._open_channel(state)
-        self._store.update_calendar(key, {"resource_id": channel.resource_id})
+        state.status = CalendarStatus.WATCHING
+        self._store.update_calendar(
+            key, {"resource_id": channel.resource_id, "status": CalendarStatus.WATCHING.value}
+        )
         self._initial_sync(key)
         return self._answer(state, channel, created=True)
 

@@ -45,7 +45,7 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     value = headers.get(name.lower())
     if value is None or not value.strip():
         raise NotificationError(400, f"missing header {name}", name)
-    if len(value) > _MAX_HEADER or not value.isprintable():
+    if len(value) > _MAX_HEADER or not value.isascii() or not value.isprintable():
         raise NotificationError(400, f"malformed header {name}", name)
     return value.strip()
 
@@ -54,7 +54,7 @@ def parse_notification(headers: Mapping[str, str]) -> Notification:
     """Read Google's push headers (the body is empty by contract and ignored)."""
     headers = {k.lower(): v for k, v in headers.items()}
     number = _header(headers, "X-Goog-Message-Number")
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         raise NotificationError(
             400, "X-Goog-Message-Number must be a number", "X-Goog-Message-Number"
         )

@@ -29,9 +29,19 @@ CHANNELS = "channels"
 MEETINGS = "meetings"
 
 
+_MAX_ID_BYTES = 1500
+"""Firestore's limit on a document id (the emulator does not enforce it)."""
+
+
 def _doc_id(value: str) -> str:
     """Firestore ids may not contain '/'; our keys never do, but check rather than corrupt."""
-    if not value or "/" in value or value in (".", "..") or value.startswith("__"):
+    if (
+        not value
+        or "/" in value
+        or value in (".", "..")
+        or value.startswith("__")
+        or len(value.encode()) > _MAX_ID_BYTES
+    ):
         raise ValueError(f"invalid document id {value!r}")
     return value
 

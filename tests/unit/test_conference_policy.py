@@ -153,6 +153,14 @@ def test_echo_of_our_own_write_is_a_noop() -> None:
     assert c.decide(m, event("success")).noop
 
 
+def test_echo_of_a_ready_meeting_seen_first_by_create_meeting_is_stamped_only() -> None:
+    m = meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij", event_etag='"2"')
+    d = c.decide(m, event("success"))
+    assert d.stamp_space
+    assert not d.noop
+    assert (d.fields, d.emits, d.end_conference) == ({}, [], False)
+
+
 def test_stamped_event_needs_no_second_stamp() -> None:
     stamped = event(
         "success",

@@ -1,0 +1,532 @@
+"""One seed of the fault suite: a random schedule of user edits and faults, then quiet,
+then the oracle.
+
+Everything random comes from `random.Random(seed)`: the users' edits (create, move,
+rename, re-invite, cancel, detach, exceptions of recurring meetings, joins), and the
+faults (dropped, duplicated and reordered notifications; Calendar and Meet 5xx and 429;
+invalidated sync tokens; the worker killed mid-sync; the Firestore and Pub/Sub emulators
+restarted). So a seed's schedule is the same on every run and a failure is replayed by
+its number. After the last step the faults are lifted and the harness plays Cloud
+Scheduler: whenever the system is idle yet does not match the ground truth, it runs the
+product's sweep (the designed defence against lost notifications), and counts it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import google.api_core.exceptions
+import requests
+from googleapiclient.errors import HttpError
+
+from emulator.driver import Env
+from emulator.stack import EVENTS_SUBSCRIPTION, Stack, http
+from shared.domain.models import Meeting
+from shared.store.firestore import MEETINGS
+from tests.chaos.oracle import World, judge
+
+USERS = ("alice@example.com", "bob@example.com")
+GUESTS = ("carol@example.com", "dave@example.com", "erin@example.com")
+CHAOS_ENV = {
+    "CONFERENCE_WAIT_SECONDS": "1.5",
+    "CHANNEL_OVERLAP_SECONDS": "2",
+    "API_RETRIES": "2",
+    # a lease whose holder died and whose message is gone (a Pub/Sub restart) frees in 20 s
+    "LEASE_SECONDS": "20",
+}
+"""Function settings for stacks that run the fault suite (pytest's session stack too)."""
+QUIET_TIMEOUT = 150.0
+STABLE_SECONDS = 1.0
+SWEEP_AFTER_IDLE_SECONDS = 2.0
+BASE = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
+
+# step kind -> weight
+USER_STEPS = {
+    "create": 3.0,
+    "create_recurring": 1.0,
+    "create_space": 0.8,
+    "rename": 3.0,
+    "move": 2.0,
+    "invite": 1.0,
+    "cancel": 1.2,
+    "detach": 0.4,
+    "noise": 1.0,
+    "move_occurrence": 1.0,
+    "cancel_occurrence": 1.0,
+    "join": 1.0,
+}
+FAULT_STEPS = {
+    "push_chaos": 1.5,
+    "push_calm": 0.8,
+    "drop_next": 0.6,
+    "api_5xx": 1.2,
+    "api_429": 0.8,
+    "meet_5xx": 0.5,
+    "invalidate_tokens": 0.7,
+    "kill_worker": 0.5,
+    "restart_firestore": 0.2,
+    "restart_pubsub": 0.2,
+}
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    steps: list[str]
+    problems: list[str]
+    sweeps: int = 0
+    seconds: float = 0.0
+    settle_seconds: float = 0.0
+    announcements: int = 0
+    meetings: int = 0
+
+
+@dataclass
+class _Held:
+    id: str
+    user: str
+    recurring: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class _Observer:
+    """Collects every outbound CloudEvent from the stack's observer subscription."""
+
+    env: Env
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    def pull(self) -> int:
+        """Take what is there now; an outage (a restarting emulator) just yields nothing."""
+        try:
+            got = self.env.pull(self._path())
+        except google.api_core.exceptions.GoogleAPIError:  # restarting emulator: next round
+            return 0
+        self.received.extend(got)
+        return len(got)
+
+    def drain(self) -> None:
+        """Pull until empty twice in a row (used while the publishers are frozen)."""
+        empty = 0
+        while empty < 2:
+            empty = empty + 1 if self.pull() == 0 else 0
+
+    def _path(self) -> str:
+        return f"projects/{self.env.stack.project}/subscriptions/{EVENTS_SUBSCRIPTION}"
+
+
+def plan(seed: int, length: int = 24) -> list[str]:
+    """The kinds of a seed's steps, in order: about two thirds user edits, a third faults."""
+    rng = random.Random(seed)
+    kinds = []
+    for _ in range(length):
+        table = USER_STEPS if rng.random() < 0.65 else FAULT_STEPS
+        kinds.append(rng.choices(list(table), weights=list(table.values()))[0])
+    return kinds
+
+
+def reset(stack: Stack) -> None:
+    """A clean slate: Firestore emptied, emulator reset, users seeded, every function up."""
+    for name in stack.function_urls:
+        if not stack.procs[name].alive():
+            stack.restart(name)
+    stack.reset_firestore()
+    status, body = http("POST", f"{stack.workspace_url}/_emulator/reset", {})
+    if status >= 300:
+        raise RuntimeError(f"emulator reset: {status} {body[:200]!r}")
+    stack.seed_users(USERS)
+
+
+class Run:
+    """One seed against a running stack."""
+
+    def __init__(self, env: Env, seed: int, *, length: int) -> None:
+        self.env = env
+        self.seed = seed
+        self.length = length
+        self.rng = random.Random(f"details-{seed}")
+        """Targets and arguments of the steps; the kinds come from `plan`."""
+        self.held: list[_Held] = []
+        self.log: list[str] = []
+        self.observer = _Observer(env)
+        self._count = 0
+        self._calendars: dict[str, Any] = {}
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> SeedResult:
+        began = time.monotonic()
+        self.observer.drain()
+        self.observer.received.clear()
+        delay = self.rng.choice((0, 200, 600))
+        self.env.emu("POST", "config", {"conference_delay_ms": delay})
+        self.log.append(f"conference delay {delay} ms")
+        for user in USERS:
+            self.env.watch(user)
+        for kind in plan(self.seed, self.length):
+            began_step = time.monotonic()
+            done = getattr(self, f"_{kind}")()
+            self.log.append(f"{done} [{time.monotonic() - began_step:.2f} s]")
+            self.observer.pull()
+            time.sleep(self.rng.uniform(0, 0.15))  # user think time, not a wait for anything
+        self._calm()
+        settling = time.monotonic()
+        problems, sweeps = self._settle()
+        return SeedResult(
+            seed=self.seed,
+            steps=self.log,
+            problems=problems,
+            sweeps=sweeps,
+            seconds=time.monotonic() - began,
+            settle_seconds=time.monotonic() - settling,
+            announcements=len(self.observer.received),
+            meetings=len(self.held),
+        )
+
+    def _calm(self) -> None:
+        self.env.emu(
+            "POST", "push", {"drop_rate": 0.0, "drop_next": 0, "duplicate": False, "reorder": False}
+        )
+        self.env.emu("DELETE", "faults")
+        for name in self.env.stack.function_urls:
+            if not self.env.stack.procs[name].alive():
+                self.env.stack.restart(name)
+
+    def _settle(self) -> tuple[list[str], int]:
+        """Wait until the product matches the truth and stays so; sweep when idle but wrong."""
+        deadline = time.monotonic() + QUIET_TIMEOUT
+        sweeps = 0
+        stable_since: float | None = None
+        idle_since: float | None = None
+        seen = -1
+        problems: list[str] = ["not judged yet"]
+        while time.monotonic() < deadline:
+            self.observer.pull()
+            idle = self._idle()
+            problems = judge(self._world())
+            now = time.monotonic()
+            if not problems and idle:
+                if stable_since is None or seen != len(self.observer.received):
+                    stable_since, seen = now, len(self.observer.received)
+                elif now - stable_since >= STABLE_SECONDS:
+                    return [], sweeps
+            else:
+                stable_since = None
+            if problems and idle:
+                idle_since = idle_since or now
+                if now - idle_since >= SWEEP_AFTER_IDLE_SECONDS:
+                    self.env.sweep()
+                    sweeps += 1
+                    idle_since = None
+            else:
+                idle_since = None
+            time.sleep(0.2)  # polling interval of the settle loop
+        busy = "" if self._idle() else " (a calendar was still leased)"
+        return [f"did not settle within {QUIET_TIMEOUT:.0f} s{busy}", *problems], sweeps
+
+    def _idle(self) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        for user in USERS:
+            state = self.env.calendar_state(user)
+            # a dirty flag under a live lease is work in hand; under a dead holder's expired
+            # lease it waits for the next signal, which is what the sweep is for
+            if state.lease_owner and state.lease_expires and state.lease_expires > now:
+                return False
+        return True
+
+    def _world(self) -> World:
+        events: dict[str, Any] = {}
+        for user in USERS:
+            for event in self.env.emu("GET", f"calendars/{user}/events"):
+                events[event["id"]] = event
+        meetings = [
+            Meeting.from_dict(doc.to_dict() or {})
+            for doc in self.env.store.client.collection(MEETINGS).stream()
+        ]
+        return World(
+            events=events,
+            spaces=self.env.emu("GET", "spaces"),
+            meetings=meetings,
+            stream=list(self.observer.received),
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _live(self, *, recurring: bool | None = None) -> _Held | None:
+        live = [
+            h
+            for h in self.held
+            if not h.cancelled and (recurring is None or h.recurring == recurring)
+        ]
+        return self.rng.choice(live) if live else None
+
+    def _calendar(self, user: str) -> Any:
+        if user not in self._calendars:
+            self._calendars[user] = self.env.calendar_as(user)
+        return self._calendars[user].events()
+
+    def _edit(self, request: Any) -> Any:
+        """A user's own Calendar call; their client retries 5xx and rate limits like Google's."""
+        return request.execute(num_retries=8)
+
+    def _slot(self) -> tuple[str, str]:
+        start = BASE + dt.timedelta(hours=self.rng.randrange(0, 24 * 20))
+        return start.isoformat(), (
+            start + dt.timedelta(minutes=self.rng.choice((30, 60)))
+        ).isoformat()
+
+    def _create(self, *, recurring: bool = False, space: bool = False) -> str:
+        self._count += 1
+        user = self.rng.choice(USERS)
+        start, end = self._slot()
+        body: dict[str, Any] = {
+            "organizer": user,
+            "summary": f"s{self.seed} m{self._count}",
+            "start": start,
+            "end": end,
+        }
+        if recurring:
+            body.update(recurrence=["RRULE:FREQ=WEEKLY;COUNT=4"], timeZone="UTC")
+        if space:
+            body["conference"] = {"mode": "space"}
+        key = uuid.UUID(int=self.rng.getrandbits(128)).hex
+        meeting = self._call_until_accepted(body, key)
+        self.held.append(_Held(meeting["id"], user, recurring=recurring))
+        return f"create {meeting['id']} for {user}{' recurring' if recurring else ''}"
+
+    def _call_until_accepted(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+        """What a client does: retry a failed create with the same Idempotency-Key."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = self.env.call(
+                    "create_meeting", "POST", "/meetings", body, headers={"Idempotency-Key": key}
+                )
+                if response.status_code in (200, 201, 202):
+                    return dict(response.json())
+                if response.status_code < 500 and response.status_code != 409:
+                    raise AssertionError(f"create refused: {response.status_code} {response.text}")
+                why = f"{response.status_code} {response.text[:200]}"
+            except requests.RequestException as exc:
+                why = repr(exc)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"create never accepted; last answer {why}")
+            time.sleep(0.3)  # client backoff before retrying the same request
+
+    # -- user steps --------------------------------------------------------------------------
+
+    def _create_recurring(self) -> str:
+        return self._create(recurring=True)
+
+    def _create_space(self) -> str:
+        return self._create(space=True)
+
+    def _rename(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        summary = f"renamed {self.rng.randrange(10**6)}"
+        body = {"summary": summary}
+        self._edit(
+            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
+        )
+        return f"rename {held.id} to {summary!r}"
+
+    def _move(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        start, end = self._slot()
+        body = {"start": {"dateTime": start}, "end": {"dateTime": end}}
+        if held.recurring:
+            body = {k: {**v, "timeZone": "UTC"} for k, v in body.items()}
+        self._edit(
+            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
+        )
+        return f"move {held.id} to {start}"
+
+    def _invite(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        guests = self.rng.sample(GUESTS, self.rng.randrange(0, len(GUESTS) + 1))
+        body = {"attendees": [{"email": g} for g in guests]}
+        self._edit(
+            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
+        )
+        return f"invite {guests} to {held.id}"
+
+    def _cancel(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        self._edit(self._calendar(held.user).delete(calendarId="primary", eventId=held.id))
+        held.cancelled = True
+        return f"cancel {held.id}"
+
+    def _detach(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        events = self._calendar(held.user)
+        body = {"conferenceData": None}
+        self._edit(
+            events.patch(calendarId="primary", eventId=held.id, body=body, conferenceDataVersion=1)
+        )
+        return f"remove the conference of {held.id}"
+
+    def _noise(self) -> str:
+        user = self.rng.choice(USERS)
+        start, end = self._slot()
+        body = {"summary": "not a meeting", "start": {"dateTime": start}, "end": {"dateTime": end}}
+        self._edit(self._calendar(user).insert(calendarId="primary", body=body))
+        return f"plain event for {user}"
+
+    def _occurrence(self, held: _Held) -> str | None:
+        items = self._edit(
+            self._calendar(held.user).instances(calendarId="primary", eventId=held.id)
+        )
+        live = [i for i in items.get("items", []) if i.get("status") != "cancelled"]
+        return str(self.rng.choice(live)["id"]) if live else None
+
+    def _move_occurrence(self) -> str:
+        held = self._live(recurring=True)
+        if held is None:
+            return self._create_recurring()
+        occurrence = self._occurrence(held)
+        if occurrence is None:
+            return f"no occurrence of {held.id} left"
+        start, end = self._slot()
+        body = {
+            "summary": f"one-off {self.rng.randrange(1000)}",
+            "start": {"dateTime": start, "timeZone": "UTC"},
+            "end": {"dateTime": end, "timeZone": "UTC"},
+        }
+        self._edit(
+            self._calendar(held.user).patch(calendarId="primary", eventId=occurrence, body=body)
+        )
+        return f"move occurrence {occurrence}"
+
+    def _cancel_occurrence(self) -> str:
+        held = self._live(recurring=True)
+        if held is None:
+            return self._create_recurring()
+        occurrence = self._occurrence(held)
+        if occurrence is None:
+            return f"no occurrence of {held.id} left"
+        self._edit(self._calendar(held.user).delete(calendarId="primary", eventId=occurrence))
+        return f"cancel occurrence {occurrence}"
+
+    def _join(self) -> str:
+        held = self._live()
+        if held is None:
+            return self._create()
+        stored = self.env.emu("GET", f"calendars/{held.user}/events")
+        event: dict[str, Any] = next((e for e in stored if e["id"] == held.id), {})
+        code = (event.get("conferenceData") or {}).get("conferenceId")
+        if not code:
+            return f"no conference to join on {held.id} yet"
+        self.env.emu("POST", f"spaces/{code}/join", {})
+        return f"join the conference of {held.id}"
+
+    # -- fault steps -------------------------------------------------------------------------
+
+    def _push_chaos(self) -> str:
+        settings = {
+            "drop_rate": self.rng.choice((0.0, 0.2, 0.5)),
+            "duplicate": self.rng.random() < 0.5,
+            "reorder": self.rng.random() < 0.5,
+            "seed": self.rng.randrange(10**6),
+        }
+        self.env.emu("POST", "push", settings)
+        return f"push {settings}"
+
+    def _push_calm(self) -> str:
+        self.env.emu("POST", "push", {"drop_rate": 0.0, "duplicate": False, "reorder": False})
+        return "push calm"
+
+    def _drop_next(self) -> str:
+        n = self.rng.randrange(1, 4)
+        self.env.emu("POST", "push", {"drop_next": n})
+        return f"drop the next {n} notifications"
+
+    def _fault(self, spec: dict[str, Any]) -> str:
+        self.env.emu("POST", "faults", spec)
+        return f"fault {spec}"
+
+    def _api_5xx(self) -> str:
+        return self._fault(
+            {
+                "status": self.rng.choice((500, 502, 503)),
+                "api": "calendar",
+                "count": self.rng.randrange(1, 4),
+                "method": self.rng.choice(("GET", "PATCH", "POST")),
+            }
+        )
+
+    def _api_429(self) -> str:
+        return self._fault(
+            {
+                "status": 429,
+                "reason": "rateLimitExceeded",
+                "api": "calendar",
+                "count": self.rng.randrange(1, 4),
+            }
+        )
+
+    def _meet_5xx(self) -> str:
+        return self._fault({"status": 503, "api": "meet", "count": self.rng.randrange(1, 3)})
+
+    def _invalidate_tokens(self) -> str:
+        user = self.rng.choice(USERS)
+        self.env.emu("POST", f"calendars/{user}/invalidate_sync_tokens", {})
+        return f"invalidate the sync tokens of {user}"
+
+    def _kill_worker(self) -> str:
+        """Slow the next listing down, make a change, and kill the worker while it syncs."""
+        user = self.rng.choice(USERS)
+        self.env.emu(
+            "POST", "faults", {"status": 0, "delay_ms": 1500, "api": "calendar", "method": "GET"}
+        )
+        self.env.emu("POST", f"calendars/{user}/notify", {})
+        mid_sync = _poll(lambda: bool(self.env.calendar_state(user).lease_owner), timeout=3.0)
+        self.env.stack.kill("sync_worker")
+        self.env.stack.restart("sync_worker")
+        return f"kill the worker {'mid-sync' if mid_sync else 'while idle'} ({user})"
+
+    def _restart_firestore(self) -> str:
+        self.env.stack.restart_firestore()
+        return "restart the Firestore emulator"
+
+    def _restart_pubsub(self) -> str:
+        self.env.stack.restart_pubsub(drain=self.observer.drain)
+        return "restart the Pub/Sub emulator"
+
+
+def _poll(check: Callable[[], bool], *, timeout: float) -> bool:
+    """True once `check` holds, False when `timeout` passes first (no failure)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except HttpError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def run_seed(stack: Stack, seed: int, *, length: int = 24) -> SeedResult:
+    """Reset the stack and run one seed; the result lists every discrepancy."""
+    reset(stack)
+    env = Env(stack)
+    try:
+        return Run(env, seed, length=length).run()
+    finally:
+        env.close()
