@@ -354,6 +354,16 @@ class Stack:
         finally:
             shutil.rmtree(export_root, ignore_errors=True)  # read at start-up, then not needed
 
+    def fresh_firestore(self) -> None:
+        """Replace the Firestore emulator by an empty one on the same port. For a reset the
+        emulator refuses: it keeps the locks of a transaction whose client was killed
+        (the fault suite kills workers mid-transaction) and then will not delete."""
+        self.kill("firestore")
+        proc = self.procs["firestore"]
+        proc.args = self._firestore_args()
+        proc.start()
+        self._wait(proc, f"http://{self.firestore_host}/")
+
     def restart_pubsub(self, drain: Callable[[], None] = lambda: None) -> None:
         """Restart the Pub/Sub emulator on the same port and declare the topics and
         subscriptions again (in the cloud they outlive any outage). The emulator loses the

@@ -75,6 +75,10 @@ class Settings:
     channel_overlap_seconds: int = field(default=300, metadata=_env("CHANNEL_OVERLAP_SECONDS"))
     """How long an old channel stays live next to its replacement."""
 
+    channel_cache_seconds: float = field(default=30.0, metadata=_env("CHANNEL_CACHE_SECONDS"))
+    """How long the webhook holds a live channel's record (0: read it for every notification);
+    a stopped channel is still accepted this long, costing one redundant sync at most."""
+
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""
     lease_seconds: int = field(default=120, metadata=_env("LEASE_SECONDS"))

@@ -147,10 +147,11 @@ def sync_service() -> SyncService:
 
 @functools.cache
 def signal_service() -> SignalService:
-    from shared.services.signals import SignalService
+    from shared.services.signals import ChannelCache, SignalService
 
+    cache = ChannelCache(store().get_channel, ttl=settings().channel_cache_seconds)
     return SignalService(
-        get_channel=store().get_channel,
+        get_channel=cache.get,
         publish=publisher().publish,
         topic=settings().changes_topic,
     )

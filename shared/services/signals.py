@@ -1,14 +1,17 @@
 """Change signals: from a Calendar push notification (or the sweep) to the `calendar-changes` topic.
 
 The webhook's whole job: check the notification's headers against the stored
-channel (one Firestore read), and publish "this calendar changed" with the
-calendar as ordering key. The answer is 2xx only once Pub/Sub has the message;
-a failed publish is a 503, so Google retries.
+channel, and publish "this calendar changed" with the calendar as ordering key.
+The answer is 2xx only once Pub/Sub has the message; a failed publish is a 503,
+so Google retries. Live channels are held in memory for a few seconds, so a storm
+on one channel costs one Firestore read, not one per notification.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +73,43 @@ def parse_notification(headers: Mapping[str, str]) -> Notification:
         resource_uri=_header(headers, "X-Goog-Resource-URI"),
         token=token if token is not None and len(token) <= _MAX_HEADER else None,
     )
+
+
+class ChannelCache:
+    """Live channel records for `ttl` seconds. Safe to hold: a channel's token hash,
+    resource id and calendar never change; a channel stopped meanwhile is accepted for
+    at most `ttl` more seconds, which costs one redundant sync at worst (the worker
+    ignores calendars no longer watched). Unknown and stopped channels are not held."""
+
+    def __init__(
+        self,
+        load: Callable[[str], Channel | None],
+        *,
+        ttl: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._held: dict[str, tuple[float, Channel]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, channel_id: str) -> Channel | None:
+        now = self._clock()
+        hit = self._held.get(channel_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        channel = self._load(channel_id)
+        if self._ttl > 0 and channel is not None and channel.state != ChannelState.STOPPED:
+            with self._lock:
+                if len(self._held) >= self._max:
+                    self._held = {k: v for k, v in self._held.items() if v[0] > now}
+                    if len(self._held) >= self._max:
+                        self._held.clear()
+                self._held[channel_id] = (now + self._ttl, channel)
+        return channel
 
 
 class SignalService:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seed or list(range(args.first, args.first + args.seeds))
     print(f"fault suite: {len(seeds)} seeds, {args.steps} steps each; starting the stack")
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the stack is stopped
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(log_dir=LOCAL / "chaos-logs", extra_env=dict(CHAOS_ENV))
     stack.start()
     results: list[SeedResult] = []
