@@ -108,6 +108,7 @@ locals {
     CHANNEL_TTL_SECONDS        = var.tuning.channel_ttl_seconds
     RENEW_WINDOW_SECONDS       = var.tuning.renew_window_seconds
     CHANNEL_OVERLAP_SECONDS    = var.tuning.channel_overlap_seconds
+    CHANNEL_CACHE_SECONDS      = var.tuning.channel_cache_seconds
     FULL_SYNC_DAYS             = var.tuning.full_sync_days
     LEASE_SECONDS              = var.tuning.lease_seconds
     SYNC_SETTLE_SECONDS        = var.tuning.sync_settle_seconds

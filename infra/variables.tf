@@ -182,6 +182,7 @@ variable "tuning" {
     channel_ttl_seconds     = optional(number)
     renew_window_seconds    = optional(number)
     channel_overlap_seconds = optional(number)
+    channel_cache_seconds   = optional(number)
     full_sync_days          = optional(number)
     lease_seconds           = optional(number)
     sync_settle_seconds     = optional(number)
