@@ -161,7 +161,7 @@ class MeetingService:
                         return stored
             try:
                 meeting = self._advance(stored, request, deadline, fresh=fresh)
-            except ApiError as exc:
+            except Exception as exc:  # released whatever failed (Google, Pub/Sub, Firestore)
                 if isinstance(exc, AuthRevokedError):
                     self._mark_revoked(request.organizer)
                 if fresh:
@@ -399,12 +399,16 @@ class MeetingService:
         )
 
     def _release_claim(self, meeting_id: str) -> None:
-        """The creating request failed (typed Google error): retries may act at once."""
+        """The creating request failed: a retry may act at once instead of watching a claim
+        nobody works on. Best effort: if the store is what failed, the claim lapses."""
 
         def change(current: Meeting) -> Meeting | None:
             return dataclasses.replace(current, claim_until=None) if current.claim_until else None
 
-        self._store.update_meeting(meeting_id, change)
+        try:
+            self._store.update_meeting(meeting_id, change)
+        except Exception:  # the original error is the one to report
+            _log.warning("could not release the claim", extra={"meeting": meeting_id})
 
     def _wait_for_holder(self, meeting: Meeting, deadline: float) -> Meeting:
         delays = poll_delays()

@@ -14,6 +14,7 @@ from shared.domain import meeting_request as mr
 from shared.domain.models import Meeting, User
 from shared.errors import AuthRevokedError, DuplicateError, NotFoundError, RateLimitedError
 from shared.services import meetings as svc
+from shared.store.pubsub import PublishError
 
 Json = dict[str, Any]
 T0 = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
@@ -365,5 +366,23 @@ def test_a_failed_holder_releases_its_claim_so_a_retry_acts_at_once() -> None:
     stored = w.store.meetings[mr.meeting_id("alice@example.com", "k")]
     assert stored.status == "pending" and stored.claim_until is None
     w.calendar.error = None
+    assert w.service.create(request(), "k").status == "ready"
+    assert w.clock.t < 1
+
+
+def test_a_holder_failing_to_announce_releases_its_claim_too() -> None:
+    """Not only Google errors: a failed publish (Pub/Sub down) must not leave retries
+    watching a claim nobody works on (found by the fault suite)."""
+    w = world()
+
+    def down(event: Json, *, ordering_key: str) -> None:
+        raise PublishError("publish to meeting-events failed: ServiceUnavailable")
+
+    w.sink.emit = down  # type: ignore[method-assign]
+    with pytest.raises(PublishError):
+        w.service.create(request(), "k")
+    stored = w.store.meetings[mr.meeting_id("alice@example.com", "k")]
+    assert stored.claim_until is None
+    w.sink.emit = FakeSink().emit  # type: ignore[method-assign]
     assert w.service.create(request(), "k").status == "ready"
     assert w.clock.t < 1
