@@ -23,7 +23,6 @@ from typing import Any
 
 import google.api_core.exceptions
 import requests
-from googleapiclient.errors import HttpError
 
 from emulator.driver import Env
 from emulator.stack import EVENTS_SUBSCRIPTION, Stack, StackError, http
@@ -516,11 +515,8 @@ def _poll(check: Callable[[], bool], *, timeout: float) -> bool:
     """True once `check` holds, False when `timeout` passes first (no failure)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if check():
-                return True
-        except HttpError:
-            pass
+        if check():
+            return True
         time.sleep(0.02)
     return False
 
