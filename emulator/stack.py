@@ -492,15 +492,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=LOCAL / "stack.json")
     parser.add_argument("--log-dir", type=Path, default=LOCAL / "logs")
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    # SIGTERM unwinds like Ctrl-C. (A handler that set a threading.Event could deadlock:
+    # it may run while the main thread's Event.wait holds the Event's own lock.)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(log_dir=args.log_dir)
     try:
-        stack.start()
+        stack.start()  # stops whatever it started if it fails or is interrupted
     except StackError as exc:
         print(f"stack failed to start: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     try:
         path = stack.write_description(args.out)
         print(f"local stack up in {stack.started_in:.1f}s; description in {path}")
@@ -513,13 +515,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  user                 {user['email']}")
         print(f"  logs                 {stack.log_dir}")
         print("Ctrl-C stops everything.", flush=True)
-        while not stop.wait(0.5):
+        while True:
+            time.sleep(0.5)
             dead = [p.name for p in stack.procs.values() if not p.alive()]
             if dead:
                 print(f"stopping: {', '.join(dead)} exited", file=sys.stderr)
                 return 1
+    except KeyboardInterrupt:
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the stop short
         stack.stop()
         print("local stack stopped", flush=True)
 
