@@ -121,6 +121,10 @@ class Channel(_Record):
     """Firestore TTL: stopped channels are deleted after this."""
 
 
+PENDING_FIELD = "announce_pending"
+"""Stored beside `Meeting.outbox`: true while it holds anything."""
+
+
 @dataclass(slots=True)
 class Meeting(_Record):
     id: str
@@ -152,6 +156,16 @@ class Meeting(_Record):
     created_at: dt.datetime = field(default_factory=utcnow)
     updated_at: dt.datetime = field(default_factory=utcnow)
     purge_at: dt.datetime | None = None
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    """Announcements (CloudEvents) committed with the record but not yet confirmed
+    published, oldest first: a change is stored with its announcement in one write and
+    published after it, so an announcement is never lost nor sent for a change that was
+    not stored. Whoever next sees the record (or the calendar's next sync) sends them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super(Meeting, self).to_dict()
+        out[PENDING_FIELD] = bool(self.outbox)  # queryable: equality on a plain field
+        return out
 
     def public(self) -> dict[str, Any]:
         """The record as the HTTP API and outbound events show it (no internal hashes)."""

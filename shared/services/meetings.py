@@ -11,9 +11,10 @@ before any Google call. Then, by mode:
 - `instant`: the space alone.
 
 Conference readiness is judged by the same `conference.decide` the sync worker
-uses, so both paths agree on what "ready" means. Every status change emits its
-CloudEvent before the record is saved with the version bumped, so a crash in
-between re-emits the same event id rather than losing it.
+uses, so both paths agree on what "ready" means. Every status change is saved
+with the version bumped and its CloudEvent queued on the record in one write,
+then published (`shared.services.outbox`): a change is announced at least once,
+and never one that lost its race.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from shared import logs
@@ -35,6 +36,7 @@ from shared.domain.meeting_request import (
 from shared.domain.models import Meeting, MeetingStatus, UserStatus, calendar_key, utcnow
 from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort
 from shared.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
+from shared.services.outbox import Announcer, queued
 
 _log = logs.get(__name__)
 
@@ -131,7 +133,7 @@ class MeetingService:
         self._calendar = calendar
         self._meet = meet
         self._store = store
-        self._events = events
+        self._announcer = Announcer(store=store, sink=events)
         self._source = source
         self._wait = wait_seconds
         self._clock = clock
@@ -154,7 +156,7 @@ class MeetingService:
                         "this Idempotency-Key was used with a different request body"
                     )
                 if stored.status != MeetingStatus.PENDING:
-                    return stored
+                    return self._announcer.flush(stored)  # if an earlier publish failed
                 if self._holder_active(stored):
                     stored = self._wait_for_holder(stored, deadline)
                     if stored.status != MeetingStatus.PENDING or self._monotonic() >= deadline:
@@ -331,24 +333,25 @@ class MeetingService:
         return self._save(updated) if persist else updated
 
     def _transition(self, meeting: Meeting, fields: Json, emits: list[str]) -> Meeting:
-        """Emit the change's CloudEvents, then save the record (version bumped once)."""
+        """Save the record (version bumped once) with the change's CloudEvents queued,
+        then publish them."""
         now = self._clock()
         new = conference.apply(meeting, fields, now)
-        for kind in emits:
-            self._events.emit(
-                conference.cloud_event(new, kind, now, self._source), ordering_key=new.id
-            )
-        _log.info("meeting changed", extra={"events": emits, "version": new.version})
-        return self._put_if_version(new, meeting.version)
+        announce = [conference.cloud_event(new, kind, now, self._source) for kind in emits]
+        saved = self._put_if_version(new, meeting.version, announce)
+        _log.info("meeting changed", extra={"events": emits, "version": saved.version})
+        return self._announcer.flush(saved)
 
     def _save(self, meeting: Meeting) -> Meeting:
         """Persist in-memory observations (no event: not a status change)."""
         new = dataclasses.replace(meeting, version=meeting.version + 1, updated_at=self._clock())
         return self._put_if_version(new, meeting.version)
 
-    def _put_if_version(self, new: Meeting, expected: int) -> Meeting:
+    def _put_if_version(
+        self, new: Meeting, expected: int, announce: Sequence[Json] = ()
+    ) -> Meeting:
         def change(current: Meeting) -> Meeting | None:
-            return new if current.version == expected else None
+            return queued(new, current, announce) if current.version == expected else None
 
         saved = self._store.update_meeting(new.id, change)
         if saved is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from shared.errors import (
     NotFoundError,
     PreconditionFailedError,
 )
+from shared.services.outbox import Announcer, queued
 
 _log = logs.get(__name__)
 _DECIDE_ATTEMPTS = 4
@@ -68,6 +68,8 @@ class SyncStore(Protocol):
     ) -> Meeting | None: ...
 
     def meeting_event_ids(self, calendar_key: str, statuses: Any) -> list[tuple[str, str]]: ...
+
+    def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class SyncService:
         self._store = store
         self._calendar = calendar
         self._meet = meet
-        self._sink = sink
+        self._announcer = Announcer(store=store, sink=sink)
         self._config = config
         self._now = now
 
@@ -145,6 +147,8 @@ class SyncService:
 
     def _sync_pass(self, state: CalendarState, owner: str, report: SyncReport) -> None:
         with logs.context(calendar=state.key):
+            for meeting in self._store.pending_announcements(state.key):
+                self._announcer.flush(meeting)  # left over by a publish that failed
             if state.sync_token:
                 try:
                     self._run(state, owner, report, self._pages(state, token=state.sync_token))
@@ -257,15 +261,17 @@ class SyncService:
                 )
             if decision.end_conference:
                 self._end_conference(meeting.organizer, space)
-            updated = conference.apply(meeting, fields, self._now(), emits=bool(decision.emits))
+            now = self._now()
+            updated = conference.apply(meeting, fields, now, emits=bool(decision.emits))
             announce = [
-                conference.cloud_event(updated, kind, self._now(), self._config.source)
+                conference.cloud_event(updated, kind, now, self._config.source)
                 for kind in decision.emits
             ]
             saved = self._store.update_meeting(
-                meeting.id, _if_unchanged(meeting, updated, functools.partial(self._emit, announce))
+                meeting.id, _if_unchanged(meeting, updated, announce)
             )
             if saved is not None:
+                self._announcer.flush(saved)
                 report.emitted.extend(decision.emits)
                 _log.info(
                     "meeting updated",
@@ -281,10 +287,6 @@ class SyncService:
                 return False
             meeting = fresh
         raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry the signal")
-
-    def _emit(self, events: list[Json]) -> None:
-        for event in events:
-            self._sink.emit(event, ordering_key=str(event["subject"]).split("/", 1)[1])
 
     def _stamp(self, state: CalendarState, event: Json, space: str) -> Json:
         """Write the space name onto the event, conditional on the etag we just read."""
@@ -324,18 +326,14 @@ class SyncService:
 
 
 def _if_unchanged(
-    read: Meeting, updated: Meeting, announce: Callable[[], None]
+    read: Meeting, updated: Meeting, announce: list[Json]
 ) -> Callable[[Meeting], Meeting | None]:
-    """Optimistic write: replace the record only if nobody changed it since we read it.
-
-    The change is announced inside the transaction, once the check has passed and
-    before the commit: a crash after it re-announces with the same event ids (never
-    loses one), and a writer that raced us and lost announces nothing."""
+    """Optimistic write: replace the record only if nobody changed it since we read it,
+    queueing the change's announcements in the same write (see `shared.services.outbox`)."""
 
     def change(current: Meeting) -> Meeting | None:
         if (current.version, current.event_etag) != (read.version, read.event_etag):
             return None
-        announce()
-        return updated
+        return queued(updated, current, announce)
 
     return change

@@ -1,8 +1,17 @@
 """Firestore repositories for users, calendars, channels and meetings.
 
 Each record is one document whose fields are the dataclass fields. Every
-read-modify-write runs in a transaction; the decisions themselves are pure
-functions from `shared.domain`, passed in, so they are tested without Firestore.
+read-modify-write is optimistic and lock-free: read, decide, then write on the
+condition that the document's update time is still the one read (or, for a new
+document, that it still does not exist), and start over if it is not. The
+decisions themselves are pure functions from `shared.domain`, passed in, so they
+are tested without Firestore.
+
+Why not transactions: a Firestore transaction locks what it reads until it
+commits, and a worker killed mid-transaction (an instance shut down, a timeout)
+leaves every later writer of that document waiting until the server expires the
+lock; the emulator never does. A precondition holds no lock, so a killed writer
+costs nothing.
 
 google-cloud-firestore (with gRPC and protobuf, a quarter of a second to import) is
 imported when it is first used, not with this module: the services import `Store`
@@ -12,11 +21,13 @@ for its type, and a function that never reads Firestore never pays for it.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain import lease
-from shared.domain.models import CalendarState, Channel, Meeting, User
+from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, User
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -28,6 +39,9 @@ CALENDARS = "calendars"
 CHANNELS = "channels"
 MEETINGS = "meetings"
 
+
+_WRITE_ATTEMPTS = 25
+"""Optimistic attempts before giving up on a document others keep changing."""
 
 _MAX_ID_BYTES = 1500
 """Firestore's limit on a document id (the emulator does not enforce it)."""
@@ -52,6 +66,10 @@ def _field_filter(path: str, op: str, value: Any) -> firestore.FieldFilter:
     return FieldFilter(path, op, value)
 
 
+class ContentionError(RuntimeError):
+    """A conditional write lost to other writers every time; the caller's retry decides."""
+
+
 class Store:
     """All repositories over one Firestore client (created once per instance)."""
 
@@ -67,11 +85,33 @@ class Store:
         snap = self._ref(collection, doc_id).get()
         return snap.to_dict() if snap.exists else None
 
-    def _in_transaction(self, fn: Callable[[firestore.Transaction], _T]) -> _T:
-        from google.cloud.firestore import transactional
+    def _read_modify_write(
+        self,
+        ref: firestore.DocumentReference,
+        decide: Callable[[dict[str, Any] | None], tuple[_T, dict[str, Any] | None]],
+    ) -> _T:
+        """Read the document, let `decide` return (result, fields to write or None), and
+        write only if nobody wrote in between; `decide` runs again after a lost race.
 
-        transaction = self.client.transaction(max_attempts=20)
-        return transactional(fn)(transaction)  # type: ignore[no-any-return]
+        The fields replace whole top-level fields (nested maps are not merged)."""
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+        for attempt in range(_WRITE_ATTEMPTS):
+            snap = ref.get()
+            result, data = decide(snap.to_dict() if snap.exists else None)
+            if data is None:
+                return result
+            try:
+                if snap.exists:
+                    when = self.client.write_option(last_update_time=snap.update_time)
+                    ref.update(data, option=when)
+                else:
+                    ref.create(data)
+                return result
+            except (AlreadyExists, FailedPrecondition, NotFound):
+                # jittered so that racing writers do not collide again in step
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ContentionError(f"{ref.path} kept changing during {_WRITE_ATTEMPTS} attempts")
 
     # -- users -----------------------------------------------------------------------------
 
@@ -115,47 +155,40 @@ class Store:
     ) -> lease.LeaseDecision:
         ref = self._ref(CALENDARS, key)
 
-        def run(tx: firestore.Transaction) -> lease.LeaseDecision:
-            snap = ref.get(transaction=tx)
-            state = CalendarState.from_dict(snap.to_dict() or {}) if snap.exists else None
+        def decide(
+            data: dict[str, Any] | None,
+        ) -> tuple[lease.LeaseDecision, dict[str, Any] | None]:
+            state = CalendarState.from_dict(data) if data is not None else None
             decision = lease.acquire(
                 state, owner=owner, now=now, lease_seconds=lease_seconds, signal_time=signal_time
             )
-            if decision.state is not None:
-                tx.set(ref, decision.state.to_dict())
-            return decision
+            return decision, decision.state.to_dict() if decision.state is not None else None
 
-        return self._in_transaction(run)
+        return self._read_modify_write(ref, decide)
 
     def release_lease(self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int) -> bool:
         """True when the calendar went dirty meanwhile and the holder must sync again."""
         ref = self._ref(CALENDARS, key)
 
-        def run(tx: firestore.Transaction) -> bool:
-            snap = ref.get(transaction=tx)
-            state = CalendarState.from_dict(snap.to_dict() or {}) if snap.exists else None
+        def decide(data: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
+            state = CalendarState.from_dict(data) if data is not None else None
             again, new_state = lease.release(
                 state, owner=owner, now=now, lease_seconds=lease_seconds
             )
-            if new_state is not None:
-                tx.set(ref, new_state.to_dict())
-            return again
+            return again, new_state.to_dict() if new_state is not None else None
 
-        return self._in_transaction(run)
+        return self._read_modify_write(ref, decide)
 
     def save_sync_token(self, key: str, *, owner: str, token: str, token_version: int) -> bool:
         """Store the token only if we still hold the lease (a dead holder must not overwrite)."""
         ref = self._ref(CALENDARS, key)
 
-        def run(tx: firestore.Transaction) -> bool:
-            snap = ref.get(transaction=tx)
-            data = snap.to_dict() or {}
-            if not snap.exists or data.get("lease_owner") != owner:
-                return False
-            tx.update(ref, {"sync_token": token, "token_version": token_version})
-            return True
+        def decide(data: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
+            if data is None or data.get("lease_owner") != owner:
+                return False, None
+            return True, {"sync_token": token, "token_version": token_version}
 
-        return self._in_transaction(run)
+        return self._read_modify_write(ref, decide)
 
     # -- channels --------------------------------------------------------------------------
 
@@ -231,20 +264,17 @@ class Store:
     def update_meeting(
         self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
     ) -> Meeting | None:
-        """Apply `change` in a transaction (it may run again on contention); returning None
-        leaves the record as is."""
+        """Apply `change` to the record (it runs again if another writer got in first);
+        returning None leaves the record as is. A missing record stays missing."""
         ref = self._ref(MEETINGS, meeting_id)
 
-        def run(tx: firestore.Transaction) -> Meeting | None:
-            snap = ref.get(transaction=tx)
-            if not snap.exists:
-                return None
-            updated = change(Meeting.from_dict(snap.to_dict() or {}))
-            if updated is not None:
-                tx.set(ref, updated.to_dict())
-            return updated
+        def decide(data: dict[str, Any] | None) -> tuple[Meeting | None, dict[str, Any] | None]:
+            if data is None:
+                return None, None
+            updated = change(Meeting.from_dict(data))
+            return updated, updated.to_dict() if updated is not None else None
 
-        return self._in_transaction(run)
+        return self._read_modify_write(ref, decide)
 
     def meeting_event_ids(
         self, calendar_key: str, statuses: Iterable[str]
@@ -262,3 +292,13 @@ class Store:
             data = snap.to_dict() or {}
             pairs.append((str(data.get("id", snap.id)), str(data.get("event_id", ""))))
         return pairs
+
+    def pending_announcements(self, calendar_key: str) -> list[Meeting]:
+        """The calendar's meetings whose outbox holds announcements not yet sent (two
+        equality filters: served by single-field indexes, no composite index needed)."""
+        query = (
+            self.client.collection(MEETINGS)
+            .where(filter=_field_filter("calendar_key", "==", calendar_key))
+            .where(filter=_field_filter(PENDING_FIELD, "==", True))
+        )
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -110,3 +111,49 @@ def test_expired_lease_is_taken_over_and_old_holder_cannot_save(emulators: Stack
     assert store.save_sync_token(key, owner="new", token="fresh", token_version=1) is True
     state = store.get_calendar(key)
     assert state is not None and state.sync_token == "fresh"
+
+
+def test_concurrent_read_modify_writes_all_apply(emulators: Stack) -> None:
+    """Optimistic writes (update-time preconditions, no locks): racing writers retry, and
+    no increment is lost."""
+    store = make_store(emulators)
+    store.create_meeting(Meeting(id="counted", organizer="alice@example.com", mode="calendar"))
+
+    def bump(_: int) -> None:
+        for _ in range(5):
+            store.update_meeting("counted", lambda m: dataclasses.replace(m, version=m.version + 1))
+
+    threads = [threading.Thread(target=bump, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = store.get_meeting("counted")
+    assert final is not None and final.version == 30
+
+
+def test_an_update_replaces_nested_maps_whole(emulators: Stack) -> None:
+    store = make_store(emulators)
+    start = {"dateTime": "2026-12-01T10:00:00Z", "timeZone": "Europe/Paris"}
+    store.create_meeting(Meeting(id="m", organizer="a@example.com", mode="calendar", start=start))
+    store.update_meeting("m", lambda m: dataclasses.replace(m, start={"date": "2026-12-01"}))
+    got = store.get_meeting("m")
+    assert got is not None and got.start == {"date": "2026-12-01"}
+    assert store.update_meeting("absent", lambda m: m) is None
+    assert store.get_meeting("absent") is None
+
+
+def test_pending_announcements_are_found_per_calendar(emulators: Stack) -> None:
+    store = make_store(emulators)
+    key = calendar_key("alice@example.com", "primary")
+    other = calendar_key("bob@example.com", "primary")
+    event = {"id": "e1", "type": "meeting.ready", "data": {"start": None}}
+    for mid, cal, outbox in [("a", key, [event]), ("b", key, []), ("c", other, [event])]:
+        store.create_meeting(
+            Meeting(id=mid, organizer="x@example.com", mode="calendar", calendar_key=cal,
+                    outbox=outbox)
+        )  # fmt: skip
+    assert [m.id for m in store.pending_announcements(key)] == ["a"]
+    assert store.pending_announcements(key)[0].outbox == [event]
+    store.update_meeting("a", lambda m: dataclasses.replace(m, outbox=[]))
+    assert store.pending_announcements(key) == []

@@ -370,19 +370,50 @@ def test_a_failed_holder_releases_its_claim_so_a_retry_acts_at_once() -> None:
     assert w.clock.t < 1
 
 
-def test_a_holder_failing_to_announce_releases_its_claim_too() -> None:
-    """Not only Google errors: a failed publish (Pub/Sub down) must not leave retries
-    watching a claim nobody works on (found by the fault suite)."""
+def test_a_change_is_stored_with_its_announcement_and_a_failed_publish_is_sent_later() -> None:
+    """The transactional outbox: a publish that fails after the change was stored loses
+    nothing (the announcement waits on the record) and the retry sends the same event
+    (found by the fault suite: announcing before the write sent changes never stored)."""
     w = world()
+    attempts: list[Json] = []
 
     def down(event: Json, *, ordering_key: str) -> None:
+        attempts.append(event)
         raise PublishError("publish to meeting-events failed: ServiceUnavailable")
 
     w.sink.emit = down  # type: ignore[method-assign]
     with pytest.raises(PublishError):
         w.service.create(request(), "k")
     stored = w.store.meetings[mr.meeting_id("alice@example.com", "k")]
-    assert stored.claim_until is None
-    w.sink.emit = FakeSink().emit  # type: ignore[method-assign]
-    assert w.service.create(request(), "k").status == "ready"
-    assert w.clock.t < 1
+    assert stored.status == "ready" and stored.claim_until is None
+    assert [e["type"] for e in stored.outbox] == ["meeting.ready"]
+    assert stored.to_dict()["announce_pending"] is True
+    sink = FakeSink()
+    w.sink.emit = sink.emit  # type: ignore[method-assign]
+    calls = len(w.calendar.calls)
+    again = w.service.create(request(), "k")
+    assert again.status == "ready" and len(w.calendar.calls) == calls
+    assert sink.events == attempts  # the very event that failed: same id, same content
+    assert w.store.meetings[again.id].outbox == []
+    assert w.store.meetings[again.id].to_dict()["announce_pending"] is False
+
+
+def test_a_change_that_loses_its_race_is_not_announced() -> None:
+    """A racer (the sync worker, say) detaches the record just before our write: our
+    `ready` is dropped, and so is its announcement; the racer's record is answered."""
+    w = world()
+    real_update = w.store.update_meeting
+
+    def racing(meeting_id: str, change: Callable[[Meeting], Meeting | None]) -> Meeting | None:
+        current = w.store.meetings[meeting_id]
+        if current.status == "pending":
+            w.store.meetings[meeting_id] = dataclasses.replace(
+                current, status="detached", version=current.version + 1
+            )
+        return real_update(meeting_id, change)
+
+    w.store.update_meeting = racing  # type: ignore[method-assign]
+    answered = w.service.create(request(), "k")
+    assert answered.status == "detached"
+    assert w.sink.events == []
+    assert w.store.meetings[answered.id].outbox == []
