@@ -319,6 +319,10 @@ class SyncService:
             try:
                 event = self._calendar.get_event(state.owner, state.calendar_id, event_id)
             except (NotFoundError, GoneError):
+                if not meeting.event_etag:
+                    # never seen: its create request has not inserted the event yet (it
+                    # is retrying a failed insert); missing is not deleted
+                    continue
                 event = {"id": event_id, "status": "cancelled"}
             # cancelled in the gap, or alive but outside the window: apply its latest state
             if self.apply_event(state, meeting, event, report):

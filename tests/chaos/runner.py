@@ -298,11 +298,15 @@ class Run:
         if space:
             body["conference"] = {"mode": "space"}
         key = uuid.UUID(int=self.rng.getrandbits(128)).hex
-        meeting = self._call_until_accepted(body, key)
+        answers: list[str] = []
+        meeting = self._call_until_accepted(body, key, answers)
         self.held.append(_Held(meeting["id"], user, recurring=recurring))
-        return f"create {meeting['id']} for {user}{' recurring' if recurring else ''}"
+        kind = " recurring" if recurring else " space" if space else ""
+        return f"create {meeting['id']} for {user}{kind} (answers {' '.join(answers)})"
 
-    def _call_until_accepted(self, body: dict[str, Any], key: str) -> dict[str, Any]:
+    def _call_until_accepted(
+        self, body: dict[str, Any], key: str, answers: list[str]
+    ) -> dict[str, Any]:
         """What a client does: retry a failed create with the same Idempotency-Key."""
         deadline = time.monotonic() + 60
         while True:
@@ -310,6 +314,7 @@ class Run:
                 response = self.env.call(
                     "create_meeting", "POST", "/meetings", body, headers={"Idempotency-Key": key}
                 )
+                answers.append(str(response.status_code))
                 if response.status_code in (200, 201, 202):
                     return dict(response.json())
                 if response.status_code < 500 and response.status_code != 409:
@@ -525,7 +530,11 @@ def run_seed(stack: Stack, seed: int, *, length: int = 24) -> SeedResult:
     """Reset the stack and run one seed; the result lists every discrepancy."""
     reset(stack)
     env = Env(stack)
+    run = Run(env, seed, length=length)
     try:
-        return Run(env, seed, length=length).run()
+        return run.run()
+    except Exception as exc:  # a harness failure fails this seed, with its steps so far
+        problem = f"harness error in step {len(run.log)}: {exc!r}"
+        return SeedResult(seed, run.log, [problem], meetings=len(run.held))
     finally:
         env.close()

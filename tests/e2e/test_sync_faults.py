@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from shared.domain.meeting_request import meeting_id
 from shared.domain.models import Channel, ChannelState
 from shared.store.pubsub import Publisher
 from tests.e2e.support import Env, types_for, wait_for
@@ -292,3 +293,27 @@ def test_a_signal_older_than_the_maximum_age_is_dropped_with_a_log_line(env: Env
     wait_for(dropped, what="the drop logged")
     assert env.calendar_state(ALICE).syncs == syncs
     assert env.meeting(mid).summary == "old news"
+
+
+def test_a_full_sync_leaves_a_meeting_whose_event_is_not_inserted_yet(env: Env) -> None:
+    """create_meeting stores the record before the insert; while the insert is failing,
+    a full sync's reconciliation must not take the missing event for a deleted one
+    (found by the fault suite, seed 82: the retried create answered `cancelled`)."""
+    env.watch(ALICE)
+    wait_for(lambda: _idle(env), what="worker idle")
+    env.emu("POST", "faults", {"status": 503, "api": "calendar", "method": "POST", "count": 3})
+    body = {"organizer": ALICE, "summary": "Insert failing", "start": "2026-12-01T10:00:00Z",
+            "end": "2026-12-01T11:00:00Z"}  # fmt: skip
+    headers = {"Idempotency-Key": "insert-failing"}
+    first = env.call("create_meeting", "POST", "/meetings", body, headers=headers)
+    assert first.status_code == 503, first.text
+    mid = meeting_id(ALICE, "insert-failing")
+    assert env.meeting(mid).status == "pending"
+    syncs = env.calendar_state(ALICE).syncs
+    env.emu("POST", f"calendars/{ALICE_CAL}/invalidate_sync_tokens", {})
+    env.emu("POST", f"calendars/{ALICE_CAL}/notify", {})
+    wait_for(lambda: _idle(env) and env.calendar_state(ALICE).syncs > syncs, what="a full sync ran")
+    assert env.meeting(mid).status == "pending"
+    again = env.call("create_meeting", "POST", "/meetings", body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["status"] == "ready" and again.json()["id"] == mid
