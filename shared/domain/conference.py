@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.models import Meeting, MeetingStatus, sha256_hex
+from shared.domain.models import Meeting, MeetingHead, MeetingStatus, sha256_hex
 
 Json = dict[str, Any]
 
@@ -138,6 +138,18 @@ def decide(meeting: Meeting, event: Json) -> Decision:
     if event.get("htmlLink") and event["htmlLink"] != meeting.html_link:
         decision.fields["html_link"] = event["htmlLink"]
     return decision
+
+
+def settled(head: MeetingHead, event: Json) -> bool:
+    """True when `decide` would surely do nothing for `event`, judged from the meeting's
+    head alone: the record is terminal, or holds this very event version (same etag) and
+    no stamp is owed. A full sync reads whole records only for the rest."""
+    if head.status == MeetingStatus.CANCELLED:
+        return True
+    etag = str(event.get("etag", ""))
+    if not etag or etag != head.event_etag:
+        return False
+    return head.status != MeetingStatus.READY or not head.space or _stamped(event) == head.space
 
 
 def _stamped(event: Json) -> object:

@@ -191,6 +191,20 @@ class Meeting(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class MeetingHead:
+    """The few fields of a meeting a full sync reads for every meeting of a calendar: enough
+    to tell an event we already hold from a changed one without decoding whole records."""
+
+    id: str
+    event_id: str
+    event_etag: str
+    status: str
+    space: str
+
+    FIELDS = ("id", "event_id", "event_etag", "status", "space")
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeSignal:
     """What the webhook enqueues: "this calendar changed", nothing more."""
 

@@ -16,14 +16,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared import logs
 from shared.domain import conference
 from shared.domain.lease import Acquire, LeaseDecision
-from shared.domain.models import CalendarState, Meeting, MeetingStatus
+from shared.domain.models import CalendarState, Meeting, MeetingHead, MeetingStatus
 from shared.domain.ports import CalendarPort, EventPage, EventSink, Json, MeetPort
 from shared.errors import (
     FailedPreconditionError,
@@ -36,6 +36,7 @@ from shared.services.outbox import Announcer, queued
 
 _log = logs.get(__name__)
 _DECIDE_ATTEMPTS = 4
+_LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
 
 
 class SyncStore(Protocol):
@@ -67,7 +68,7 @@ class SyncStore(Protocol):
         self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
     ) -> Meeting | None: ...
 
-    def meeting_event_ids(self, calendar_key: str, statuses: Any) -> list[tuple[str, str]]: ...
+    def meeting_heads(self, calendar_key: str, statuses: Any) -> list[MeetingHead]: ...
 
     def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
@@ -162,9 +163,18 @@ class SyncService:
         report.full_syncs += 1
         time_min = (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
         seen: set[str] = set()
+        heads = {h.id: h for h in self._store.meeting_heads(state.key, _LIVE)}
         pages = self._pages(state, time_min=time_min)
-        self._run(state, owner, report, pages, seen=seen, token_version=state.token_version + 1)
-        self._reconcile(state, seen, report)
+        self._run(
+            state,
+            owner,
+            report,
+            pages,
+            seen=seen,
+            heads=heads,
+            token_version=state.token_version + 1,
+        )
+        self._reconcile(state, heads.values(), seen, report)
 
     def _pages(
         self, state: CalendarState, *, token: str | None = None, time_min: str | None = None
@@ -191,6 +201,7 @@ class SyncService:
         pages: Iterator[EventPage],
         *,
         seen: set[str] | None = None,
+        heads: dict[str, MeetingHead] | None = None,
         token_version: int | None = None,
     ) -> None:
         next_token: str | None = None
@@ -199,7 +210,7 @@ class SyncService:
             report.events_seen += len(page.items)
             if seen is not None:
                 seen.update(str(item.get("id", "")) for item in page.items)
-            self._apply_page(state, page.items, report)
+            self._apply_page(state, page.items, report, heads)
             next_token = page.next_sync_token
         if not next_token:
             # gcal_sync's rule: a last page without a token is a broken contract; fail loudly
@@ -212,12 +223,19 @@ class SyncService:
 
     # -- conference updates ----------------------------------------------------------------
 
-    def _apply_page(self, state: CalendarState, items: list[Json], report: SyncReport) -> None:
+    def _apply_page(
+        self,
+        state: CalendarState,
+        items: list[Json],
+        report: SyncReport,
+        heads: dict[str, MeetingHead] | None = None,
+    ) -> None:
         """Look up, in one read, the meetings among the changed events, and update each.
 
         A meeting follows its own event only: occurrences of a recurring meeting (and
         copies of its event) carry our marker too, but moving or cancelling one occurrence
-        changes neither the series nor its shared conference."""
+        changes neither the series nor its shared conference. A full sync passes the
+        calendar's meeting heads: events they show unchanged are not read again."""
         candidates: dict[str, list[Json]] = {}
         for item in items:
             marked = ((item.get("extendedProperties") or {}).get("private") or {}).get(
@@ -225,6 +243,12 @@ class SyncService:
             )
             if marked or item.get("status") == "cancelled":
                 candidates.setdefault(str(marked or item.get("id", "")), []).append(item)
+        if heads:
+            candidates = {
+                mid: events
+                for mid, events in candidates.items()
+                if not _settled(heads.get(mid), events)
+            }
         if not candidates:
             return
         held = self._store.get_meetings(candidates)
@@ -307,26 +331,36 @@ class SyncService:
         except (FailedPreconditionError, NotFoundError):
             _log.info("no active conference to end", extra={"space": space})
 
-    def _reconcile(self, state: CalendarState, seen: set[str], report: SyncReport) -> None:
+    def _reconcile(
+        self, state: CalendarState, heads: Iterable[MeetingHead], seen: set[str], report: SyncReport
+    ) -> None:
         """Meetings the full sync did not return may have been deleted in the gap."""
-        live = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
-        for meeting_id, event_id in self._store.meeting_event_ids(state.key, live):
-            if not event_id or event_id in seen:
+        for head in heads:
+            if not head.event_id or head.event_id in seen:
                 continue
-            meeting = self._store.get_meeting(meeting_id)
+            meeting = self._store.get_meeting(head.id)
             if meeting is None:
                 continue
             try:
-                event = self._calendar.get_event(state.owner, state.calendar_id, event_id)
+                event = self._calendar.get_event(state.owner, state.calendar_id, meeting.event_id)
             except (NotFoundError, GoneError):
                 if not meeting.event_etag:
                     # never seen: its create request has not inserted the event yet (it
                     # is retrying a failed insert); missing is not deleted
                     continue
-                event = {"id": event_id, "status": "cancelled"}
+                event = {"id": meeting.event_id, "status": "cancelled"}
             # cancelled in the gap, or alive but outside the window: apply its latest state
             if self.apply_event(state, meeting, event, report):
                 report.meetings_changed += 1
+
+
+def _settled(head: MeetingHead | None, events: list[Json]) -> bool:
+    """The head shows that none of these events changes its meeting (its own event is
+    absent, or the version the record holds)."""
+    if head is None:
+        return False
+    own = [e for e in events if e.get("id") == head.event_id]
+    return not own or conference.settled(head, own[-1])
 
 
 def _if_unchanged(

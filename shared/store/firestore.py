@@ -27,7 +27,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain import lease
-from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, User
+from shared.domain.models import (
+    PENDING_FIELD,
+    CalendarState,
+    Channel,
+    Meeting,
+    MeetingHead,
+    User,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -276,22 +283,20 @@ class Store:
 
         return self._read_modify_write(ref, decide)
 
-    def meeting_event_ids(
-        self, calendar_key: str, statuses: Iterable[str]
-    ) -> list[tuple[str, str]]:
-        """(meeting id, event id) of the calendar's meetings in `statuses`: a projection, so
-        reconciling thousands of meetings does not decode thousands of records."""
+    def meeting_heads(self, calendar_key: str, statuses: Iterable[str]) -> list[MeetingHead]:
+        """The calendar's meetings in `statuses`, projected to `MeetingHead`: a full sync
+        of thousands of meetings does not decode thousands of records."""
         query = (
             self.client.collection(MEETINGS)
             .where(filter=_field_filter("calendar_key", "==", calendar_key))
             .where(filter=_field_filter("status", "in", list(statuses)))
-            .select(["id", "event_id"])
+            .select(list(MeetingHead.FIELDS))
         )
-        pairs = []
+        heads = []
         for snap in query.stream():
             data = snap.to_dict() or {}
-            pairs.append((str(data.get("id", snap.id)), str(data.get("event_id", ""))))
-        return pairs
+            heads.append(MeetingHead(*(str(data.get(f) or "") for f in MeetingHead.FIELDS)))
+        return heads
 
     def pending_announcements(self, calendar_key: str) -> list[Meeting]:
         """The calendar's meetings whose outbox holds announcements not yet sent (two

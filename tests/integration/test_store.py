@@ -10,7 +10,14 @@ from google.cloud import firestore
 
 from emulator.stack import Stack
 from shared.domain.lease import Acquire
-from shared.domain.models import CalendarState, Channel, Meeting, User, calendar_key
+from shared.domain.models import (
+    CalendarState,
+    Channel,
+    Meeting,
+    MeetingHead,
+    User,
+    calendar_key,
+)
 from shared.store.firestore import Store
 
 NOW = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
@@ -41,8 +48,8 @@ def test_records_round_trip(emulators: Stack) -> None:
     stored, created = store.create_meeting(meeting)
     assert created and stored == meeting
     assert store.get_meeting("m1") == meeting
-    assert store.meeting_event_ids(key, ["pending"]) == [("m1", "")]
-    assert store.meeting_event_ids(key, ["ready"]) == []
+    assert store.meeting_heads(key, ["pending"]) == [MeetingHead("m1", "", "", "pending", "")]
+    assert store.meeting_heads(key, ["ready"]) == []
 
 
 def test_create_meeting_race_has_one_winner(emulators: Stack) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from shared.domain import conference as c
-from shared.domain.models import Meeting
+from shared.domain.models import Meeting, MeetingHead
 
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
 START = {"dateTime": "2026-11-22T10:00:00Z"}
@@ -181,3 +181,33 @@ def test_cloud_event_id_is_stable_per_change() -> None:
     assert first["data"]["status"] == "ready"
     assert m.version == 1
     assert c.apply(m, {"event_etag": "x"}, NOW, emits=False).version == 1
+
+
+def _head(m: Meeting) -> MeetingHead:
+    return MeetingHead(m.id, m.event_id, m.event_etag, m.status, m.space)
+
+
+def test_a_settled_head_means_decide_does_nothing() -> None:
+    """`settled` lets a full sync skip reading a record: it may only say so when `decide`
+    on the whole record would be a no-op. Checked over every combination of the fields
+    it looks at, and it must not be vacuous."""
+    settled_count = 0
+    for status in ("pending", "ready", "failed", "cancelled", "detached"):
+        for space in ("", "spaces/S1"):
+            for etag in ('"1"', '"2"', ""):
+                for conf in ("pending", "success", "failure"):
+                    for stamp in (None, "spaces/S1", "spaces/Other"):
+                        private: dict[str, Any] = {c.OWNED_PROPERTY: "m1"}
+                        if stamp:
+                            private[c.SPACE_PROPERTY] = stamp
+                        m = meeting(status=status, space=space, meeting_code="abc-defg-hij")
+                        e = event(conf, etag=etag, extendedProperties={"private": private})
+                        if c.settled(_head(m), e):
+                            settled_count += 1
+                            assert c.decide(m, e).noop, (status, space, etag, conf, stamp)
+    assert settled_count > 20
+    # and a head that does not settle: the event moved on, or a stamp is owed
+    ready = meeting(status="ready", space="spaces/S1", meeting_code="abc-defg-hij")
+    assert not c.settled(_head(ready), event("success", etag='"1"'))
+    assert not c.decide(ready, event("success", etag='"1"')).noop
+    assert not c.settled(_head(ready), event("success"))
