@@ -356,8 +356,9 @@ class Stack:
 
     def fresh_firestore(self) -> None:
         """Replace the Firestore emulator by an empty one on the same port. For a reset the
-        emulator refuses: it keeps the locks of a transaction whose client was killed
-        (the fault suite kills workers mid-transaction) and then will not delete."""
+        emulator refuses: it keeps the locks of a transaction whose client was killed and
+        then will not delete (the product uses no transactions for that reason, so this is
+        a fallback)."""
         self.kill("firestore")
         proc = self.procs["firestore"]
         proc.args = self._firestore_args()

@@ -1,4 +1,4 @@
-"""The per-calendar sync lease: pure decisions, applied inside a Firestore transaction.
+"""The per-calendar sync lease: pure decisions, applied by a conditional Firestore write.
 
 One worker at a time syncs a calendar. A signal that finds the lease held marks
 the calendar dirty and is acknowledged; the holder sees the flag when it

@@ -1,6 +1,6 @@
 """Meet links on demand: the create-meeting and get-meeting use cases.
 
-The record is stored first (a transactional insert-if-absent keyed by the meeting
+The record is stored first (an atomic insert-if-absent keyed by the meeting
 id derived from the Idempotency-Key), so concurrent retries agree on one meeting
 before any Google call. Then, by mode:
 
@@ -371,7 +371,7 @@ class MeetingService:
         return self._save(dataclasses.replace(meeting, **fields))
 
     def _claim_stale(self, meeting: Meeting) -> bool:
-        """Take over a claim whose holder died before making the space (transactional)."""
+        """Take over a claim whose holder died before making the space (a conditional write)."""
         now = self._clock()
         if (now - meeting.updated_at).total_seconds() < self._stale:
             return False
@@ -393,7 +393,7 @@ class MeetingService:
         It is until it answers: its claim ends with its wait budget (plus a grace), and
         it releases it early when it gives up on a Google error. Meanwhile concurrent
         retries only watch the record: ten racers all writing the same transition made
-        Firestore transactions abort each other.
+        their Firestore writes collide and retry until they gave up.
         """
         return (
             meeting.status == MeetingStatus.PENDING

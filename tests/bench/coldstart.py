@@ -88,7 +88,7 @@ def _json(body: object) -> tuple[bytes, dict[str, str]]:
 
 def _worker_push() -> bytes:
     """A Pub/Sub push of a change signal for a calendar nobody watches, old enough to skip
-    the settle wait: the worker runs the lease transaction (NOT_WATCHED) and acknowledges."""
+    the settle wait: the worker runs the lease write (NOT_WATCHED) and acknowledges."""
     signal = {
         "calendar_key": f"{NOBODY}:{NOBODY}",
         "channel_id": "coldstart",
@@ -123,7 +123,7 @@ def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
             200,
             body=_worker_push(),
             headers=json_headers,
-            why="push of a signal for an unwatched calendar: lease transaction, ack",
+            why="push of a signal for an unwatched calendar: lease write, ack",
         ),
         "create_meeting": Probe(
             "GET", "/meetings/does-not-exist", 404, why="unknown meeting: meeting read, 404"

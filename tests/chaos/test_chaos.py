@@ -8,22 +8,12 @@ invalidate sync tokens, and edit exceptions of recurring meetings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from emulator.stack import Stack
 from tests.chaos.runner import plan, run_seed
 
 SEEDS = (2, 21, 11)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _fresh_firestore_after(full_stack: Stack) -> Iterator[None]:
-    """The seeds kill workers mid-transaction, and the Firestore emulator never releases
-    such a transaction's locks: later tests get an emulator without them."""
-    yield
-    full_stack.fresh_firestore()
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -1,4 +1,4 @@
-"""Repositories against the real Firestore emulator: round trips and contended transactions."""
+"""Repositories against the real Firestore emulator: round trips and contended writes."""
 
 from __future__ import annotations
 
