@@ -487,15 +487,33 @@ def _env(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def interrupt_once() -> list[int]:
+    """Make SIGINT and SIGTERM raise KeyboardInterrupt, once; later ones are ignored, and
+    appending to the returned list ignores every one from then on.
+
+    make forwards its own SIGTERM to its child, so a killpg of `make dev` delivers two,
+    and the second must not cut the stack's stop short. (A handler that set a
+    threading.Event could deadlock: it may run while the main thread's Event.wait holds
+    the Event's own lock.)"""
+    interrupted: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not interrupted:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+    return interrupted
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`make dev`: run the stack in the foreground until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=LOCAL / "stack.json")
     parser.add_argument("--log-dir", type=Path, default=LOCAL / "logs")
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C. (A handler that set a threading.Event could deadlock:
-    # it may run while the main thread's Event.wait holds the Event's own lock.)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    interrupted = interrupt_once()
     stack = Stack(log_dir=args.log_dir)
     try:
         stack.start()  # stops whatever it started if it fails or is interrupted
@@ -525,8 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the stop short
+        interrupted.append(0)  # from here on every signal is ignored: the stop must finish
         stack.stop()
         print("local stack stopped", flush=True)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator.stack import LOCAL, Stack
+from emulator.stack import LOCAL, Stack, interrupt_once
 from tests.chaos.runner import CHAOS_ENV, SeedResult, run_seed
 
 OUT = Path(__file__).resolve().parents[2] / ".chaos"
@@ -33,8 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seed or list(range(args.first, args.first + args.seeds))
     print(f"fault suite: {len(seeds)} seeds, {args.steps} steps each; starting the stack")
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the stack is stopped
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, once, so the stack is stopped
+    stopping = interrupt_once()
     stack = Stack(log_dir=LOCAL / "chaos-logs", extra_env=dict(CHAOS_ENV))
     stack.start()
     results: list[SeedResult] = []
@@ -59,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in result.problems:
                 print(f"      !! {problem}")
     finally:
+        stopping.append(0)
         stack.stop()
     bad = [r for r in results if r.problems]
     elapsed = time.monotonic() - began
