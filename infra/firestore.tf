@@ -88,3 +88,16 @@ resource "google_firestore_field" "meetings_purge_at" {
 
   depends_on = [google_firestore_database.main]
 }
+
+# Pending announcements (the transactional outbox) are read with their record and never
+# queried; `announce_pending` is the queryable flag. Not indexing them keeps a status
+# change to its own document's index entries.
+resource "google_firestore_field" "meetings_outbox" {
+  database   = var.firestore_database
+  collection = "meetings"
+  field      = "outbox"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
