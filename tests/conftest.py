@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulator.driver import Env
 from emulator.stack import Stack, http
 from tests.chaos.runner import CHAOS_ENV
 from tests.security.leaks import assert_no_leaks, session_secrets
@@ -75,3 +76,13 @@ def stack(full_stack: Stack) -> Stack:
     assert status < 300, body
     full_stack.seed_users()
     return full_stack
+
+
+@pytest.fixture
+def env(stack: Stack) -> Iterator[Env]:
+    """The per-test view of the whole stack (tests/e2e, tests/security)."""
+    e = Env(stack)
+    try:
+        yield e
+    finally:
+        e.close()

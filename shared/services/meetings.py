@@ -158,7 +158,7 @@ class MeetingService:
                 if stored.status != MeetingStatus.PENDING:
                     return self._announcer.flush(stored)  # if an earlier publish failed
                 if self._holder_active(stored):
-                    stored = self._wait_for_holder(stored, deadline)
+                    stored = self._watch(stored, deadline, self._holder_active)
                     if stored.status != MeetingStatus.PENDING or self._monotonic() >= deadline:
                         return stored
             try:
@@ -249,7 +249,7 @@ class MeetingService:
                 made = self._meet.create_space(request.organizer, dict(request.space_config))
                 meeting = self._record_space(meeting, made)
             else:
-                meeting = self._wait_for_space(meeting, deadline)
+                meeting = self._watch(meeting, deadline, lambda m: not m.space)
                 if not meeting.space:
                     return meeting
         if request.mode == "instant" or meeting.status != MeetingStatus.PENDING:
@@ -413,20 +413,13 @@ class MeetingService:
         except Exception:  # the original error is the one to report
             _log.warning("could not release the claim", extra={"meeting": meeting_id})
 
-    def _wait_for_holder(self, meeting: Meeting, deadline: float) -> Meeting:
+    def _watch(
+        self, meeting: Meeting, deadline: float, waiting: Callable[[Meeting], bool]
+    ) -> Meeting:
+        """Another request holds the claim: re-read the record while `waiting` holds and
+        the budget lasts (the holder's progress shows there, not in Google)."""
         delays = poll_delays()
-        while self._holder_active(meeting):
-            remaining = deadline - self._monotonic()
-            if remaining <= 0:
-                break
-            self._sleep(min(next(delays), remaining))
-            meeting = self._store.get_meeting(meeting.id) or meeting
-        return meeting
-
-    def _wait_for_space(self, meeting: Meeting, deadline: float) -> Meeting:
-        """Another request holds the claim: wait for it to record the space."""
-        delays = poll_delays()
-        while not meeting.space:
+        while waiting(meeting):
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 break

@@ -273,6 +273,11 @@ class Run:
             self._calendars[user] = self.env.calendar_as(user)
         return self._calendars[user].events()
 
+    def _patch(self, user: str, event_id: str, body: dict[str, Any], **params: Any) -> None:
+        """The user's own events.patch of one of their events."""
+        events = self._calendar(user)
+        self._edit(events.patch(calendarId="primary", eventId=event_id, body=body, **params))
+
     def _edit(self, request: Any) -> Any:
         """A user's own Calendar call; their client retries 5xx and rate limits like Google's."""
         return request.execute(num_retries=8)
@@ -340,9 +345,7 @@ class Run:
             return self._create()
         summary = f"renamed {self.rng.randrange(10**6)}"
         body = {"summary": summary}
-        self._edit(
-            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
-        )
+        self._patch(held.user, held.id, body)
         return f"rename {held.id} to {summary!r}"
 
     def _move(self) -> str:
@@ -353,9 +356,7 @@ class Run:
         body = {"start": {"dateTime": start}, "end": {"dateTime": end}}
         if held.recurring:
             body = {k: {**v, "timeZone": "UTC"} for k, v in body.items()}
-        self._edit(
-            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
-        )
+        self._patch(held.user, held.id, body)
         return f"move {held.id} to {start}"
 
     def _invite(self) -> str:
@@ -364,9 +365,7 @@ class Run:
             return self._create()
         guests = self.rng.sample(GUESTS, self.rng.randrange(0, len(GUESTS) + 1))
         body = {"attendees": [{"email": g} for g in guests]}
-        self._edit(
-            self._calendar(held.user).patch(calendarId="primary", eventId=held.id, body=body)
-        )
+        self._patch(held.user, held.id, body)
         return f"invite {guests} to {held.id}"
 
     def _cancel(self) -> str:
@@ -381,11 +380,7 @@ class Run:
         held = self._live()
         if held is None:
             return self._create()
-        events = self._calendar(held.user)
-        body = {"conferenceData": None}
-        self._edit(
-            events.patch(calendarId="primary", eventId=held.id, body=body, conferenceDataVersion=1)
-        )
+        self._patch(held.user, held.id, {"conferenceData": None}, conferenceDataVersion=1)
         return f"remove the conference of {held.id}"
 
     def _noise(self) -> str:
@@ -415,9 +410,7 @@ class Run:
             "start": {"dateTime": start, "timeZone": "UTC"},
             "end": {"dateTime": end, "timeZone": "UTC"},
         }
-        self._edit(
-            self._calendar(held.user).patch(calendarId="primary", eventId=occurrence, body=body)
-        )
+        self._patch(held.user, occurrence, body)
         return f"move occurrence {occurrence}"
 
     def _cancel_occurrence(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import requests
@@ -123,10 +124,9 @@ def _grant(h: Harness, assertion: str) -> requests.Response:
     )
 
 
-def test_domain_wide_delegation(h: Harness) -> None:
-    h.add_user(A)
-    now = h.control("GET", "/clock")["now"]
-    claims = {
+def _delegation_claims(now: float) -> dict[str, Any]:
+    """A service account's domain-wide delegation grant for A, valid for an hour."""
+    return {
         "iss": "sync@proj.iam.gserviceaccount.com",
         "sub": A,
         "scope": "https://www.googleapis.com/auth/calendar",
@@ -134,6 +134,12 @@ def test_domain_wide_delegation(h: Harness) -> None:
         "iat": int(now),
         "exp": int(now) + 3600,
     }
+
+
+def test_domain_wide_delegation(h: Harness) -> None:
+    h.add_user(A)
+    now = h.control("GET", "/clock")["now"]
+    claims = _delegation_claims(now)
     granted = _grant(h, _sign(h, claims))
     assert granted.status_code == 200
     token = granted.json()
@@ -159,14 +165,7 @@ def test_domain_wide_delegation(h: Harness) -> None:
 def test_withdrawn_delegation_refuses_the_user_until_reauthorised(h: Harness) -> None:
     h.add_user(A)
     now = h.control("GET", "/clock")["now"]
-    claims = {
-        "iss": "sync@proj.iam.gserviceaccount.com",
-        "sub": A,
-        "scope": "https://www.googleapis.com/auth/calendar",
-        "aud": "https://oauth2.googleapis.com/token",
-        "iat": int(now),
-        "exp": int(now) + 3600,
-    }
+    claims = _delegation_claims(now)
     h.control("POST", f"/users/{A}/revoke")
     refused = _grant(h, _sign(h, claims))
     assert refused.status_code == 400
