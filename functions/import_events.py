@@ -12,7 +12,7 @@ import functions_framework
 
 from shared import wiring
 from shared.domain import meeting_request
-from shared.errors import ApiError
+from shared.domain.errors import ApiError
 from shared.http import RequestError, api_error_to_request_error, guard, respond
 from shared.services import meetings
 

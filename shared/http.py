@@ -1,10 +1,11 @@
 """HTTP plumbing shared by the HTTP entry points: JSON bodies in, JSON errors out.
 
-Every rejection is a `RequestError` carrying the status, a message and the
-offending field; `respond_error` renders it as `{"error": {"code", "message",
-"field"}}`. `guard` turns the typed Google errors that escape a service into
-clear answers (503 with Retry-After, 409 for revoked authorization) and
-anything unexpected into a JSON 500 without a stack trace.
+The one mapping of refusal kinds to HTTP statuses (`STATUS`). Every rejection is a
+`Refusal` carrying its kind, a message and the offending field; `respond_error`
+renders it as `{"error": {"code", "kind", "message", "field"}}` (plus Google's
+`reason` when there is one). `guard` turns the typed Google errors that escape a
+service into the same shape (503 with Retry-After, 409 for revoked authorization)
+and anything unexpected into a JSON 500 without a stack trace.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import flask
 
 from shared import logs
-from shared.errors import (
+from shared.domain.errors import (
     ApiError,
     AuthRevokedError,
     NotFoundError,
@@ -30,17 +31,25 @@ _log = logs.get(__name__)
 Handler = Callable[[flask.Request], flask.Response]
 
 
-class RequestError(Exception):
-    """A request we refuse; `status` is the HTTP answer."""
+STATUS: dict[Kind, int] = {
+    Kind.INVALID: 400,
+    Kind.UNAUTHORISED: 401,
+    Kind.FORBIDDEN: 403,
+    Kind.NOT_FOUND: 404,
+    Kind.METHOD_NOT_ALLOWED: 405,
+    Kind.CONFLICT: 409,
+    Kind.TOO_LARGE: 413,
+    Kind.UNSUPPORTED_MEDIA: 415,
+    Kind.UNPROCESSABLE: 422,
+    Kind.INTERNAL: 500,
+    Kind.MISCONFIGURED: 500,
+    Kind.UPSTREAM: 502,
+    Kind.UNAVAILABLE: 503,
+    Kind.RATE_LIMITED: 503,
+}
+"""Refusal kind → HTTP status, for every entry point."""
 
-    def __init__(
-        self, status: int, message: str, field: str | None = None, *, retry_after: int = 0
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-        self.retry_after = retry_after
+_KIND_OF_STATUS = {404: Kind.NOT_FOUND, 405: Kind.METHOD_NOT_ALLOWED}
 
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -54,10 +63,28 @@ def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None)
     return response
 
 
-def respond_error(error: RequestError) -> flask.Response:
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-    body = {"error": {"code": error.status, "message": error.message, "field": error.field}}
-    return respond(body, error.status, headers)
+def respond_error(refusal: Refusal) -> flask.Response:
+    status = STATUS[refusal.kind]
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+    error: dict[str, Any] = {
+        "code": status,
+        "kind": refusal.kind.value,
+        "message": refusal.message,
+        "field": refusal.field,
+    }
+    if refusal.reason:
+        error["reason"] = refusal.reason
+    return respond({"error": error}, status, headers)
+
+
+def method(request: flask.Request, *allowed: str) -> None:
+    """Refuse a method the route does not serve, naming the ones it does."""
+    if request.method not in allowed:
+        raise Refusal(
+            Kind.METHOD_NOT_ALLOWED,
+            f"{request.method} is not allowed here; use {' or '.join(allowed)}",
+            "method",
+        )
 
 
 def json_http_errors() -> None:
@@ -71,43 +98,34 @@ def json_http_errors() -> None:
 
 
 def _framework_error(exc: Exception) -> flask.Response:
-    status = int(getattr(exc, "code", None) or 500)
-    return respond_error(RequestError(status, str(getattr(exc, "description", exc)), "path"))
+    kind = _KIND_OF_STATUS.get(int(getattr(exc, "code", None) or 500), Kind.INTERNAL)
+    return respond_error(Refusal(kind, str(getattr(exc, "description", exc)), "path"))
 
 
 def read_json(request: flask.Request, max_bytes: int) -> dict[str, Any]:
-    """The JSON object body, or a RequestError (413, 415, 400) that says what is wrong."""
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise RequestError(413, f"body is larger than {max_bytes} bytes")
-    if request.mimetype != "application/json":
-        raise RequestError(415, "Content-Type must be application/json", "Content-Type")
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise RequestError(413, f"body is larger than {max_bytes} bytes")
+    """The JSON object body, or a Refusal (too large, wrong media type, invalid)."""
+    raw = read_body(request, max_bytes, "application/json")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestError(400, f"body is not valid JSON: {exc}") from None
+        raise Refusal(Kind.INVALID, f"body is not valid JSON: {exc}", "body") from None
     if not isinstance(body, dict):
-        raise RequestError(400, "body must be a JSON object")
+        raise Refusal(Kind.INVALID, "body must be a JSON object", "body")
     return body
 
 
-def api_error_to_request_error(exc: ApiError, *, user: str = "") -> RequestError:
-    """How a Google failure that survived retries is told to our caller."""
-    if isinstance(exc, AuthRevokedError):
-        who = user or "the user"
-        return RequestError(
-            409, f"authorization of {who} was revoked: the user must re-authorize", "organizer"
-        )
-    if isinstance(exc, RateLimitedError):
-        return RequestError(503, "Google rate limit reached; retry later", retry_after=30)
-    if isinstance(exc, TransientError):
-        return RequestError(503, "Google is unavailable; retry later", retry_after=5)
-    if isinstance(exc, NotFoundError):
-        return RequestError(404, "calendar or resource not found", "calendarId")
-    return RequestError(502, f"Google rejected the request: {exc.reason or exc.status}")
+def read_body(request: flask.Request, max_bytes: int, mimetype: str) -> bytes:
+    """The raw body of the given media type, at most `max_bytes` (read no further)."""
+    too_large = Refusal(Kind.TOO_LARGE, f"body is larger than {max_bytes} bytes", "body")
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise too_large
+    if request.mimetype != mimetype:
+        raise Refusal(Kind.UNSUPPORTED_MEDIA, f"Content-Type must be {mimetype}", "Content-Type")
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise too_large
+    return bytes(raw)
 
 
 def guard(handler: Handler) -> Handler:
@@ -119,13 +137,13 @@ def guard(handler: Handler) -> Handler:
         with logs.context(execution_id=execution_id, function=handler.__name__):
             try:
                 return handler(request)
-            except RequestError as exc:
+            except Refusal as exc:
                 return respond_error(exc)
             except ApiError as exc:
                 _log.warning("google call failed", extra={"error": str(exc)})
-                return respond_error(api_error_to_request_error(exc))
+                return respond_error(from_api_error(exc))
             except Exception:
                 _log.exception("unhandled error")
-                return respond_error(RequestError(500, "internal error"))
+                return respond_error(Refusal(Kind.INTERNAL, "internal error"))
 
     return wrapped

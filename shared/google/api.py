@@ -5,7 +5,7 @@ instance (`build` with `static_discovery=True`), and the API roots come from
 settings, so the same code talks to Google or to the local emulator. Every
 call goes through `Apis.execute`, which authorises it as one user, retries
 transient failures and rate limits with full-jitter exponential backoff, and
-turns every failure into a typed `shared.errors` exception.
+turns every failure into a typed `shared.domain.errors` exception.
 
 google-api-python-client, httplib2 and google-auth are imported on first use (the
 first built client or executed call), not with this module.
@@ -22,12 +22,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shared import logs
-from shared.errors import (
-    ApiError,
-    AuthRevokedError,
-    TransientError,
-    from_response,
-)
+from shared.domain.errors import ApiError, AuthRevokedError, TransientError
+from shared.google.errors import from_response
 
 if TYPE_CHECKING:
     import google.auth.exceptions

@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.errors import AuthRevokedError, TransientError, from_response
+from shared.domain.errors import AuthRevokedError, TransientError
+from shared.google.errors import from_response
 
 if TYPE_CHECKING:
     import google.auth.credentials

@@ -29,7 +29,7 @@ from shared.domain.models import (
     calendar_key,
 )
 from shared.domain.ports import CalendarPort
-from shared.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
+from shared.domain.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
 from shared.store.firestore import Store
 
 _log = logs.get(__name__)

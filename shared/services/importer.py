@@ -28,7 +28,7 @@ import icalendar
 from shared import logs
 from shared.domain.models import UserStatus
 from shared.domain.ports import Json, MeetingStore
-from shared.errors import ApiError, AuthRevokedError, NotFoundError, PreconditionFailedError
+from shared.domain.errors import ApiError, AuthRevokedError, NotFoundError, PreconditionFailedError
 from shared.services.meetings import ReauthorizationRequired, UnknownOrganizer
 
 _log = logs.get(__name__)

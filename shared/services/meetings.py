@@ -35,7 +35,7 @@ from shared.domain.meeting_request import (
 )
 from shared.domain.models import Meeting, MeetingStatus, UserStatus, calendar_key, utcnow
 from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort
-from shared.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
+from shared.domain.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
 from shared.services.outbox import Announcer, queued
 
 _log = logs.get(__name__)

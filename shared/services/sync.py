@@ -25,7 +25,7 @@ from shared.domain import conference
 from shared.domain.lease import Acquire, LeaseDecision
 from shared.domain.models import CalendarState, Meeting, MeetingHead, MeetingStatus
 from shared.domain.ports import CalendarPort, EventPage, EventSink, Json, MeetPort
-from shared.errors import (
+from shared.domain.errors import (
     FailedPreconditionError,
     FullSyncRequiredError,
     GoneError,

@@ -4,7 +4,7 @@
 depends on it). Ordering keys keep one calendar's signals in order; after a
 failed publish on a key, the key is resumed so later messages are not refused.
 google-cloud-pubsub is imported, and the client made, on the first publish, not with
-this module (the webhook imports `PublishError` from here at start-up) nor with the
+this module (the webhook starts without it) nor with the
 `Publisher` (services that may publish are built by requests that never do).
 """
 
@@ -14,16 +14,12 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import TransientError
+from shared.domain.errors import PublishError
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 _PUBLISH_TIMEOUT = 10.0
-
-
-class PublishError(TransientError):
-    """Pub/Sub did not accept the message; the caller must not acknowledge its input."""
 
 
 def _publisher_client() -> pubsub_v1.PublisherClient:

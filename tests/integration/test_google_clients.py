@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from emulator.server import RunningEmulator, start
-from shared import errors
+from shared.domain import errors
 from shared.google.api import Apis, Backoff
 from shared.google.credentials import DelegationProvider, RefreshTokenProvider
 from shared.google.workspace import CalendarAdapter, MeetAdapter

@@ -9,7 +9,8 @@ import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from emulator.stack import Stack
-from shared.store.pubsub import Publisher, PublishError
+from shared.domain.errors import PublishError
+from shared.store.pubsub import Publisher
 
 
 def test_published_message_reaches_a_subscriber_in_order(emulators: Stack) -> None:

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from shared import errors
+from shared.domain import errors
+from shared.google.errors import from_response
 
 
 def calendar_body(code: int, reason: str, message: str = "m") -> bytes:
@@ -51,7 +52,7 @@ def meet_body(code: int, status: str) -> bytes:
     ],
 )
 def test_mapping(status: int, body: bytes, kind: type[errors.ApiError]) -> None:
-    error = errors.from_response(status, body, what="call")
+    error = from_response(status, body, what="call")
     assert type(error) is kind
     assert error.status == status
     assert error.retryable == issubclass(kind, errors.TransientError)

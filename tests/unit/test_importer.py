@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.domain.models import Meeting, User
-from shared.errors import NotFoundError
+from shared.domain.errors import NotFoundError
 from shared.services import importer as imp
 
 Json = dict[str, Any]

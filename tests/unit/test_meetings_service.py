@@ -12,9 +12,9 @@ import pytest
 
 from shared.domain import meeting_request as mr
 from shared.domain.models import Meeting, User
-from shared.errors import AuthRevokedError, DuplicateError, NotFoundError, RateLimitedError
+from shared.domain.errors import AuthRevokedError, DuplicateError, NotFoundError, RateLimitedError
 from shared.services import meetings as svc
-from shared.store.pubsub import PublishError
+from shared.domain.errors import PublishError
 
 Json = dict[str, Any]
 T0 = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)

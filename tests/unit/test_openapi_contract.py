@@ -13,7 +13,8 @@ import pytest
 
 from functions import create_meeting as create_fn
 from functions import import_events as import_fn
-from shared import errors, wiring
+from shared import wiring
+from shared.domain import errors
 from shared.http import api_error_to_request_error
 from shared.services import meetings
 from tests.e2e import contract
