@@ -4,7 +4,8 @@ import flask
 import functions_framework
 
 from shared import wiring
-from shared.http import RequestError, guard, read_json, respond
+from shared.http import guard, method, read_json, respond
+from shared.services.channels import maintenance_action
 
 
 @functions_framework.http
@@ -12,12 +13,8 @@ from shared.http import RequestError, guard, read_json, respond
 def renew_channels(request: flask.Request) -> flask.Response:
     """`{"action": "renew"}` replaces expiring channels; `{"action": "sweep"}` enqueues a sync
     of every watched calendar (the only protection against dropped notifications)."""
-    if request.method != "POST":
-        raise RequestError(405, "use POST")
-    body = read_json(request, wiring.settings().max_body_bytes)
-    action = body.get("action", "renew")
-    if action == "renew":
-        return respond(wiring.channel_service().renew().to_dict())
+    method(request, "POST")
+    action = maintenance_action(read_json(request, wiring.settings().max_body_bytes))
     if action == "sweep":
-        return respond({"enqueued": wiring.sweep()})
-    raise RequestError(400, "action must be 'renew' or 'sweep'", "action")
+        return respond({"enqueued": wiring.sweeper().sweep()})
+    return respond(wiring.channel_service().renew().to_dict())

@@ -19,13 +19,8 @@ from typing import Any
 import flask
 
 from shared import logs
-from shared.domain.errors import (
-    ApiError,
-    AuthRevokedError,
-    NotFoundError,
-    RateLimitedError,
-    TransientError,
-)
+from shared.domain.errors import ApiError
+from shared.domain.refusals import Kind, Refusal, from_api_error
 
 _log = logs.get(__name__)
 Handler = Callable[[flask.Request], flask.Response]
@@ -85,6 +80,11 @@ def method(request: flask.Request, *allowed: str) -> None:
             f"{request.method} is not allowed here; use {' or '.join(allowed)}",
             "method",
         )
+
+
+def no_route(request: flask.Request, hint: str) -> Refusal:
+    """The refusal for a path this function does not serve, saying what it does serve."""
+    return Refusal(Kind.NOT_FOUND, f"no such resource {request.path}; {hint}", "path")
 
 
 def json_http_errors() -> None:

@@ -13,14 +13,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.domain.models import Meeting, MeetingHead, MeetingStatus, sha256_hex
+from shared.domain import event as event_
+from shared.domain.ids import sha256_hex
+from shared.domain.models import Meeting, MeetingHead, MeetingStatus
 
 Json = dict[str, Any]
-
-OWNED_PROPERTY = "meetsyncMeeting"
-"""Private extended property marking an event as made by this product (value: meeting id)."""
-SPACE_PROPERTY = "meetsyncSpace"
-"""Private extended property we stamp with the Meet space name once it is known."""
 
 READY = "meeting.ready"
 FAILED = "meeting.failed"
@@ -29,48 +26,6 @@ UPDATED = "meeting.updated"
 CANCELLED = "meeting.cancelled"
 DETACHED = "meeting.detached"
 CREATED = "meeting.created"
-
-
-@dataclass(frozen=True, slots=True)
-class Conference:
-    """The parts of an event's `conferenceData` the policy looks at."""
-
-    solution: str
-    conference_id: str
-    request_id: str
-    status: str
-    """`pending`, `success`, `failure`, or `` for a copied conference (no createRequest)."""
-    uri: str
-
-    @classmethod
-    def of(cls, event: Json) -> Conference | None:
-        data = event.get("conferenceData")
-        if not isinstance(data, dict):
-            return None
-        create = data.get("createRequest") or {}
-        solution = (data.get("conferenceSolution") or {}).get("key", {}).get("type") or (
-            create.get("conferenceSolutionKey") or {}
-        ).get("type", "")
-        video = next(
-            (
-                e.get("uri", "")
-                for e in data.get("entryPoints") or []
-                if e.get("entryPointType") == "video"
-            ),
-            "",
-        )
-        return cls(
-            solution=str(solution),
-            conference_id=str(data.get("conferenceId", "")),
-            request_id=str(create.get("requestId", "")),
-            status=str((create.get("status") or {}).get("statusCode", "")),
-            uri=str(video),
-        )
-
-    @property
-    def ready(self) -> bool:
-        """Usable: a created conference that succeeded, or a copied one with a link."""
-        return self.status == "success" or (not self.status and bool(self.uri))
 
 
 @dataclass(slots=True)
@@ -88,16 +43,7 @@ class Decision:
         return not (self.fields or self.emits or self.end_conference or self.stamp_space)
 
 
-def _times(event: Json, key: str) -> Json:
-    value = event.get(key) or {}
-    return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
-
-
-def attendee_emails(event: Json) -> list[str]:
-    return sorted(str(a.get("email", "")).lower() for a in event.get("attendees") or [])
-
-
-def is_ours(meeting: Meeting, conference: Conference) -> bool:
+def is_ours(meeting: Meeting, conference: event_.Conference) -> bool:
     """Our conference: made from our requestId, or the space we created and copied in."""
     if meeting.request_id and conference.request_id == meeting.request_id:
         return True
@@ -123,15 +69,15 @@ def decide(meeting: Meeting, event: Json) -> Decision:
         decision.emits.append(CANCELLED)
         return decision
 
-    conference = Conference.of(event)
+    conference = event_.Conference.of(event)
     if meeting.status != MeetingStatus.DETACHED:
         _decide_conference(meeting, event, conference, decision)
 
-    start, end = _times(event, "start"), _times(event, "end")
+    start, end = event_.times(event, "start"), event_.times(event, "end")
     if (start, end) != (meeting.start, meeting.end):
         decision.fields.update(start=start, end=end)
         decision.emits.append(RESCHEDULED)
-    summary, attendees = str(event.get("summary", "")), attendee_emails(event)
+    summary, attendees = str(event.get("summary", "")), event_.attendee_emails(event)
     if summary != meeting.summary or attendees != meeting.attendees:
         decision.fields.update(summary=summary, attendees=attendees)
         decision.emits.append(UPDATED)
@@ -149,35 +95,35 @@ def settled(head: MeetingHead, event: Json) -> bool:
     etag = str(event.get("etag", ""))
     if not etag or etag != head.event_etag:
         return False
-    return head.status != MeetingStatus.READY or not head.space or _stamped(event) == head.space
-
-
-def _stamped(event: Json) -> object:
-    return ((event.get("extendedProperties") or {}).get("private") or {}).get(SPACE_PROPERTY)
+    return (
+        head.status != MeetingStatus.READY
+        or not head.space
+        or event_.stamped_space(event) == head.space
+    )
 
 
 def _needs_stamp(meeting: Meeting, event: Json) -> bool:
     """A ready meeting of ours whose event does not carry its space name yet."""
-    conference = Conference.of(event)
+    conference = event_.Conference.of(event)
     return (
         meeting.status == MeetingStatus.READY
         and bool(meeting.space)
         and conference is not None
         and is_ours(meeting, conference)
         and conference.ready
-        and _stamped(event) != meeting.space
+        and event_.stamped_space(event) != meeting.space
     )
 
 
 def _decide_conference(
-    meeting: Meeting, event: Json, conference: Conference | None, decision: Decision
+    meeting: Meeting, event: Json, conference: event_.Conference | None, decision: Decision
 ) -> None:
     if conference is None or not is_ours(meeting, conference):
         decision.fields["status"] = MeetingStatus.DETACHED
         decision.emits.append(DETACHED)
         return
     if conference.ready:
-        decision.stamp_space = not meeting.space or _stamped(event) != meeting.space
+        decision.stamp_space = not meeting.space or event_.stamped_space(event) != meeting.space
     if meeting.status == MeetingStatus.PENDING and conference.ready:
         code = conference.conference_id
         decision.fields.update(

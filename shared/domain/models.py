@@ -167,6 +167,10 @@ class Meeting(_Record):
         out[PENDING_FIELD] = bool(self.outbox)  # queryable: equality on a plain field
         return out
 
+    @property
+    def pending(self) -> bool:
+        return self.status == MeetingStatus.PENDING
+
     def public(self) -> dict[str, Any]:
         """The record as the HTTP API and outbound events show it (no internal hashes)."""
         return {

@@ -1,17 +1,21 @@
 """Ports: what services need from Calendar, Meet, storage and messaging.
 
-Services are written against these protocols; `shared.google` and
-`shared.store` implement them, and unit tests pass small hand-written fakes.
-Events and spaces travel as the plain JSON dicts the APIs define.
+Services are written against these protocols and import no adapter;
+`shared.google` and `shared.store` implement them for Google, and
+`shared.memory` implements every one in memory (unit tests, the scale
+simulation). Events and spaces travel as the plain JSON dicts the APIs define.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from shared.domain.models import Meeting, User
+from shared.domain.models import CalendarState, Channel, Meeting, MeetingHead, User
+
+T = TypeVar("T")
 
 Json = dict[str, Any]
 
@@ -77,17 +81,80 @@ class EventSink(Protocol):
     def emit(self, event: Json, *, ordering_key: str) -> None: ...
 
 
-class MeetingStore(Protocol):
-    """The parts of the Firestore store the meeting services use (users and meetings)."""
+class Publisher(Protocol):
+    """A topic publisher that returns only once the message is accepted (its id), and
+    raises `PublishError` when it is not."""
 
+    def publish(
+        self,
+        topic: str,
+        data: Json,
+        *,
+        ordering_key: str = "",
+        attributes: dict[str, str] | None = None,
+    ) -> str: ...
+
+
+class UserStore(Protocol):
     def get_user(self, email: str) -> User | None: ...
+
+    def put_user(self, user: User) -> None: ...
 
     def set_user_status(self, email: str, status: str) -> None: ...
 
+
+class CalendarStore(Protocol):
+    def get_calendar(self, key: str) -> CalendarState | None: ...
+
+    def put_calendar(self, state: CalendarState) -> None: ...
+
+    def update_calendar(self, key: str, fields: dict[str, Any]) -> None: ...
+
+    def watched_calendars(self) -> list[CalendarState]: ...
+
+    def modify_calendar(
+        self, key: str, decide: Callable[[CalendarState | None], tuple[T, CalendarState | None]]
+    ) -> T:
+        """Conditional read-modify-write: `decide` gets the current state and returns (result,
+        state to store or None to leave it); it runs again if another writer got in first."""
+        ...
+
+
+class ChannelStore(Protocol):
+    def get_channel(self, channel_id: str) -> Channel | None: ...
+
+    def put_channel(self, channel: Channel) -> None: ...
+
+    def update_channel(self, channel_id: str, fields: dict[str, Any]) -> None: ...
+
+    def channels_for(self, calendar_key: str) -> list[Channel]: ...
+
+    def channels_in_state(self, states: Iterable[str]) -> list[Channel]: ...
+
+
+class MeetingStore(Protocol):
     def get_meeting(self, meeting_id: str) -> Meeting | None: ...
 
-    def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]: ...
+    def get_meetings(self, meeting_ids: Iterable[str]) -> dict[str, Meeting]: ...
+
+    def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]:
+        """Insert unless the id exists: (stored record, created?)."""
+        ...
 
     def update_meeting(
         self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
-    ) -> Meeting | None: ...
+    ) -> Meeting | None:
+        """Conditional update: `change` returns the new record or None (leave it); it runs
+        again after a lost race; a missing record stays missing (None)."""
+        ...
+
+    def meeting_heads(self, calendar_key: str, statuses: Iterable[str]) -> list[MeetingHead]: ...
+
+    def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
+
+
+class Store(UserStore, CalendarStore, ChannelStore, MeetingStore, Protocol):
+    """Every repository: what the Firestore adapter and the in-memory one both provide."""
+
+
+Clock = Callable[[], dt.datetime]

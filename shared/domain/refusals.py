@@ -80,9 +80,7 @@ def from_api_error(exc: ApiError, *, user: str = "", field: str | None = None) -
             reason=exc.reason,
         )
     if isinstance(exc, RateLimitedError):
-        return Refusal(
-            Kind.RATE_LIMITED, "Google rate limit reached; retry later", retry_after=30
-        )
+        return Refusal(Kind.RATE_LIMITED, "Google rate limit reached; retry later", retry_after=30)
     if isinstance(exc, TransientError):
         return Refusal(Kind.UNAVAILABLE, "Google is unavailable; retry later", retry_after=5)
     if isinstance(exc, NotFoundError):

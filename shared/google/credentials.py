@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.domain.errors import AuthRevokedError, TransientError
+from shared.domain.ports import UserStore
 from shared.google.errors import from_response
 
 if TYPE_CHECKING:
@@ -59,6 +60,27 @@ class _Cache:
     def forget(self, email: str) -> None:
         with self._lock:
             self._by_user.pop(email.lower(), None)
+
+
+class StoredRefreshTokens:
+    """Refresh tokens as stored on the user record: Fernet-encrypted with the deployment's
+    key, decrypted only when credentials are built (never logged, never cached in clear)."""
+
+    def __init__(self, users: UserStore, key: str) -> None:
+        from cryptography.fernet import Fernet
+
+        self._users = users
+        self._fernet = Fernet(key.encode())
+
+    def lookup(self, email: str) -> str | None:
+        user = self._users.get_user(email)
+        if user is None or not user.refresh_token_enc:
+            return None
+        return self._fernet.decrypt(user.refresh_token_enc.encode()).decode()
+
+    def seal(self, refresh_token: str) -> str:
+        """The stored form of a refresh token."""
+        return self._fernet.encrypt(refresh_token.encode()).decode()
 
 
 class RefreshTokenProvider:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared import logs
+from shared.domain import validate
+from shared.domain.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
+from shared.domain.ids import new_token, token_hash
 from shared.domain.models import (
     CalendarState,
     CalendarStatus,
@@ -28,29 +28,31 @@ from shared.domain.models import (
     UserStatus,
     calendar_key,
 )
-from shared.domain.ports import CalendarPort
-from shared.domain.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
-from shared.store.firestore import Store
+from shared.domain.ports import CalendarPort, CalendarStore, ChannelStore, UserStore
+from shared.domain.refusals import Kind, Refusal
+from shared.services.users import active_user
 
 _log = logs.get(__name__)
 _PURGE_AFTER = dt.timedelta(days=7)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def maintenance_action(body: dict[str, Any]) -> str:
+    """The scheduler's `{"action": "renew" | "sweep"}` (renew when absent)."""
+    action = body.get("action", "renew")
+    if action not in ("renew", "sweep"):
+        raise Refusal(Kind.INVALID, "action must be 'renew' or 'sweep'", "action")
+    return str(action)
 
 
-def token_matches(token: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(token_hash(token), stored_hash)
+def watch_target(body: dict[str, Any]) -> tuple[str, str]:
+    """(user email, calendar id) of a watch or unwatch request."""
+    return validate.email(body.get("user"), "user"), validate.calendar_id(
+        body.get("calendarId", "primary")
+    )
 
 
-class WatchError(Exception):
-    """A watch request we refuse (unknown user, no webhook configured)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
+class ChannelsStore(UserStore, CalendarStore, ChannelStore, Protocol):
+    """The repositories watching and renewal use."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,7 @@ class ChannelService:
     def __init__(
         self,
         *,
-        store: Store,
+        store: ChannelsStore,
         calendar: CalendarPort,
         config: ChannelConfig,
         initial_sync: Callable[[str], object],
@@ -103,7 +105,7 @@ class ChannelService:
         if state is not None and state.status == CalendarStatus.WATCHING and live is not None:
             return self._answer(state, live, created=False)
         if not self._config.webhook_url:
-            raise WatchError(500, "WEBHOOK_URL is not configured")
+            raise Refusal(Kind.MISCONFIGURED, "WEBHOOK_URL is not configured")
         if state is None or state.status != CalendarStatus.WATCHING:
             # recorded as watching only once Google has opened the channel: a refused watch
             # (someone else's calendar, say) must not leave a calendar the sweep would sync
@@ -125,7 +127,9 @@ class ChannelService:
         key = calendar_key(owner, cal_id)
         state = self._store.get_calendar(key)
         if state is None:
-            raise WatchError(404, f"calendar {calendar_id} of {user} is not watched", "calendarId")
+            raise Refusal(
+                Kind.NOT_FOUND, f"calendar {calendar_id} of {user} is not watched", "calendarId"
+            )
         stopped = []
         for channel in self._store.channels_for(key):
             if channel.state != ChannelState.STOPPED:
@@ -135,12 +139,7 @@ class ChannelService:
         return {"calendarId": calendar_id, "stoppedChannels": stopped}
 
     def _known_user(self, email: str) -> str:
-        user = self._store.get_user(email)
-        if user is None:
-            raise WatchError(403, f"unknown user {email}", "user")
-        if user.status != UserStatus.ACTIVE:
-            raise WatchError(409, f"authorization of {email} was revoked: re-authorize", "user")
-        return user.email
+        return active_user(self._store, email, "user").email
 
     def _live_channel(self, key: str) -> Channel | None:
         horizon = self._now() + dt.timedelta(seconds=self._config.overlap_seconds)
@@ -162,7 +161,7 @@ class ChannelService:
 
     def _open_channel(self, state: CalendarState) -> Channel:
         channel_id = str(uuid.uuid4())
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         granted = self._calendar.watch(
             state.owner,
             state.calendar_id,

@@ -22,21 +22,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from shared import logs
-from shared.domain import conference
-from shared.domain.meeting_request import (
-    MeetingRequest,
-    event_body,
-    idempotency_key_hash,
-    meeting_id,
-)
-from shared.domain.models import Meeting, MeetingStatus, UserStatus, calendar_key, utcnow
-from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort
+from shared.domain import conference, meeting_request, validate
+from shared.domain import event as event_
 from shared.domain.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
-from shared.services.outbox import Announcer, queued
+from shared.domain.ids import idempotency_key_hash, meeting_id
+from shared.domain.meeting_request import MeetingRequest
+from shared.domain.models import Meeting, MeetingStatus, calendar_key, utcnow
+from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort, UserStore
+from shared.domain.refusals import Kind, Refusal, from_api_error
+from shared.services.decisions import ConferenceActions, if_unchanged
+from shared.services.users import active_user, mark_revoked
 
 _log = logs.get(__name__)
 
@@ -55,31 +54,13 @@ class MeetingCalendar(Protocol):
         self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none"
     ) -> Json: ...
 
-
-class MeetingServiceError(Exception):
-    """A request the service refuses; the entry point maps each subclass to a status."""
-
-    field: str | None = None
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def patch_event(
+        self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
+    ) -> Json: ...
 
 
-class UnknownOrganizer(MeetingServiceError):
-    field = "organizer"
-
-
-class ReauthorizationRequired(MeetingServiceError):
-    field = "organizer"
-
-
-class IdempotencyConflict(MeetingServiceError):
-    field = "Idempotency-Key"
-
-
-class MeetingNotFound(MeetingServiceError):
-    field = "id"
+class MeetingsStore(UserStore, MeetingStore, Protocol):
+    """The repositories create_meeting uses."""
 
 
 def poll_delays(
@@ -108,11 +89,6 @@ def poll_delays(
             elapsed += delay
 
 
-def _times(event: Json, key: str) -> Json:
-    value = event.get(key) or {}
-    return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
-
-
 class MeetingService:
     """Create and read meetings; ports are passed in (fakes in unit tests)."""
 
@@ -121,7 +97,7 @@ class MeetingService:
         *,
         calendar: MeetingCalendar,
         meet: MeetPort,
-        store: MeetingStore,
+        store: MeetingsStore,
         events: EventSink,
         source: str,
         wait_seconds: float,
@@ -133,8 +109,10 @@ class MeetingService:
         self._calendar = calendar
         self._meet = meet
         self._store = store
-        self._announcer = Announcer(store=store, sink=events)
-        self._source = source
+        self._actions = ConferenceActions(
+            calendar=calendar, meet=meet, store=store, sink=events, source=source, now=clock
+        )
+        self._announcer = self._actions.announcer
         self._wait = wait_seconds
         self._clock = clock
         self._monotonic = monotonic
@@ -143,17 +121,32 @@ class MeetingService:
 
     # -- use cases -------------------------------------------------------------------------
 
+    def submit(self, body: Json, idempotency_key: str | None, *, max_attendees: int) -> Meeting:
+        """Validate a create request (refused before any Google call) and create it."""
+        key = validate.idempotency_key(idempotency_key)
+        return self.create(meeting_request.parse(body, max_attendees=max_attendees), key)
+
     def create(self, request: MeetingRequest, idempotency_key: str | None) -> Meeting:
-        """Create (or find again) the meeting; returns it ready, failed or still pending."""
+        """Create (or find again) the meeting; returns it ready, failed or still pending.
+        A Google failure that survived retries is refused with its kind (the client
+        retries with the same key when it may)."""
+        try:
+            return self._create(request, idempotency_key)
+        except ApiError as exc:
+            raise from_api_error(exc, user=request.organizer, field="organizer") from exc
+
+    def _create(self, request: MeetingRequest, idempotency_key: str | None) -> Meeting:
         deadline = self._monotonic() + self._wait
-        self._check_organizer(request.organizer)
+        active_user(self._store, request.organizer, "organizer")
         record = self._new_record(request, idempotency_key)
         stored, fresh = self._store.create_meeting(record)
         with logs.context(meeting=stored.id, mode=stored.mode):
             if not fresh:
                 if stored.body_hash != record.body_hash:
-                    raise IdempotencyConflict(
-                        "this Idempotency-Key was used with a different request body"
+                    raise Refusal(
+                        Kind.UNPROCESSABLE,
+                        "this Idempotency-Key was used with a different request body",
+                        "Idempotency-Key",
                     )
                 if stored.status != MeetingStatus.PENDING:
                     return self._announcer.flush(stored)  # if an earlier publish failed
@@ -165,7 +158,7 @@ class MeetingService:
                 meeting = self._advance(stored, request, deadline, fresh=fresh)
             except Exception as exc:  # released whatever failed (Google, Pub/Sub, Firestore)
                 if isinstance(exc, AuthRevokedError):
-                    self._mark_revoked(request.organizer)
+                    mark_revoked(self._store, request.organizer)
                 if fresh:
                     self._release_claim(stored.id)
                 raise
@@ -179,7 +172,7 @@ class MeetingService:
         """The record; a pending one is refreshed from its event once (best effort)."""
         meeting = self._store.get_meeting(meeting_id)
         if meeting is None:
-            raise MeetingNotFound(f"no meeting {meeting_id}")
+            raise Refusal(Kind.NOT_FOUND, f"no meeting {meeting_id}", "id")
         if meeting.status != MeetingStatus.PENDING or not meeting.event_id:
             return meeting
         if meeting.mode == "space" and not meeting.space:
@@ -193,29 +186,11 @@ class MeetingService:
             return meeting
         except ApiError as exc:
             if isinstance(exc, AuthRevokedError):
-                self._mark_revoked(meeting.organizer)
+                mark_revoked(self._store, meeting.organizer)
             _log.warning("refresh of pending meeting failed", extra={"error": str(exc)})
             return meeting
 
     # -- steps ---------------------------------------------------------------------------------
-
-    def _check_organizer(self, email: str) -> None:
-        user = self._store.get_user(email)
-        if user is None:
-            raise UnknownOrganizer(f"{email} is not a user of this product")
-        if user.status == UserStatus.AUTH_REVOKED:
-            raise ReauthorizationRequired(
-                f"authorization of {email} was revoked: the user must re-authorize"
-            )
-        if user.status != UserStatus.ACTIVE:
-            raise UnknownOrganizer(f"{email} is not an active user of this product")
-
-    def _mark_revoked(self, email: str) -> None:
-        _log.warning("user authorization revoked", extra={"user": email})
-        try:
-            self._store.set_user_status(email, UserStatus.AUTH_REVOKED)
-        except Exception:  # the 409 to the caller matters more than this bookkeeping
-            _log.exception("could not mark user auth_revoked")
 
     def _new_record(self, request: MeetingRequest, key: str | None) -> Meeting:
         mid = meeting_id(request.organizer, key)
@@ -263,7 +238,7 @@ class MeetingService:
             }
         event = None if fresh else self._existing_event(meeting)
         if event is None:
-            event = self._insert(meeting, event_body(request, meeting.id, space), request)
+            event = self._insert(meeting, event_.event_body(request, meeting.id, space), request)
         return self._await_conference(meeting, event, deadline)
 
     def _existing_event(self, meeting: Meeting) -> Json | None:
@@ -302,58 +277,40 @@ class MeetingService:
         return meeting
 
     def _observe(self, meeting: Meeting, event: Json, *, persist: bool) -> Meeting:
-        """Apply what `event` means to `meeting`; transitions are emitted and saved.
+        """Apply what `event` means to `meeting` (`ConferenceActions`): transitions are
+        saved and announced; other changes stay in memory unless `persist`.
 
         The first sight of our own event adopts Calendar's rendering of the times,
         summary and attendees silently (they are what we asked for), so later
         comparisons by the sync worker do not mistake formatting for a reschedule.
-        Non-transition changes stay in memory unless `persist`.
+        The space stamp is left to the sync: it would cost the caller a Calendar write.
         """
-        fields: Json = {}
-        base = meeting
+        adopt: Json | None = None
         if not meeting.event_etag:
-            fields = {
-                "start": _times(event, "start"),
-                "end": _times(event, "end"),
+            adopt = {
+                "start": event_.times(event, "start"),
+                "end": event_.times(event, "end"),
                 "summary": str(event.get("summary", "")),
-                "attendees": conference.attendee_emails(event),
+                "attendees": event_.attendee_emails(event),
                 "html_link": str(event.get("htmlLink", "")),
             }
-            base = dataclasses.replace(meeting, **fields)
-        decision = conference.decide(base, event)
-        fields.update(decision.fields)
-        if decision.resolve_space_code:
-            space = self._meet.get_space(meeting.organizer, f"spaces/{decision.resolve_space_code}")
-            fields["space"] = str(space["name"])
-        if decision.emits:
-            return self._transition(meeting, fields, decision.emits)
-        if not fields:
-            return meeting
-        updated = dataclasses.replace(meeting, **fields)
-        return self._save(updated) if persist else updated
+        outcome = self._actions.carry_out(
+            meeting, event, stamp=False, persist_quiet=persist, adopt=adopt
+        )
+        return outcome.meeting
 
     def _transition(self, meeting: Meeting, fields: Json, emits: list[str]) -> Meeting:
         """Save the record (version bumped once) with the change's CloudEvents queued,
-        then publish them."""
-        now = self._clock()
-        new = conference.apply(meeting, fields, now)
-        announce = [conference.cloud_event(new, kind, now, self._source) for kind in emits]
-        saved = self._put_if_version(new, meeting.version, announce)
-        _log.info("meeting changed", extra={"events": emits, "version": saved.version})
-        return self._announcer.flush(saved)
+        then publish them; if someone else moved it first, theirs wins."""
+        saved = self._actions.transition(meeting, fields, emits)
+        if saved is not None:
+            return saved
+        return self._store.get_meeting(meeting.id) or meeting
 
     def _save(self, meeting: Meeting) -> Meeting:
         """Persist in-memory observations (no event: not a status change)."""
         new = dataclasses.replace(meeting, version=meeting.version + 1, updated_at=self._clock())
-        return self._put_if_version(new, meeting.version)
-
-    def _put_if_version(
-        self, new: Meeting, expected: int, announce: Sequence[Json] = ()
-    ) -> Meeting:
-        def change(current: Meeting) -> Meeting | None:
-            return queued(new, current, announce) if current.version == expected else None
-
-        saved = self._store.update_meeting(new.id, change)
+        saved = self._store.update_meeting(new.id, if_unchanged(meeting, new))
         if saved is not None:
             return saved
         # Someone else (a racing request, the sync worker) moved it first: theirs wins.

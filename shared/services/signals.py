@@ -12,26 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from shared import logs
+from shared.domain.errors import PublishError
+from shared.domain.ids import token_matches
 from shared.domain.models import ChangeSignal, Channel, ChannelState
-from shared.services.channels import token_matches
+from shared.domain.ports import CalendarStore, Clock, Publisher
+from shared.domain.refusals import Kind, Refusal
 
 _log = logs.get(__name__)
 STATES = frozenset({"sync", "exists", "not_exists"})
 _MAX_HEADER = 1024
-
-
-class NotificationError(Exception):
-    """A notification we refuse; `status` is our answer to Google."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +40,9 @@ class Notification:
 def _header(headers: Mapping[str, str], name: str) -> str:
     value = headers.get(name.lower())
     if value is None or not value.strip():
-        raise NotificationError(400, f"missing header {name}", name)
+        raise Refusal(Kind.INVALID, f"missing header {name}", name)
     if len(value) > _MAX_HEADER or not value.isascii() or not value.isprintable():
-        raise NotificationError(400, f"malformed header {name}", name)
+        raise Refusal(Kind.INVALID, f"malformed header {name}", name)
     return value.strip()
 
 
@@ -58,12 +51,12 @@ def parse_notification(headers: Mapping[str, str]) -> Notification:
     headers = {k.lower(): v for k, v in headers.items()}
     number = _header(headers, "X-Goog-Message-Number")
     if not (number.isascii() and number.isdigit()):
-        raise NotificationError(
-            400, "X-Goog-Message-Number must be a number", "X-Goog-Message-Number"
+        raise Refusal(
+            Kind.INVALID, "X-Goog-Message-Number must be a number", "X-Goog-Message-Number"
         )
     state = _header(headers, "X-Goog-Resource-State").lower()
     if state not in STATES:
-        raise NotificationError(400, f"unknown resource state {state!r}", "X-Goog-Resource-State")
+        raise Refusal(Kind.INVALID, f"unknown resource state {state!r}", "X-Goog-Resource-State")
     token = headers.get("x-goog-channel-token")
     return Notification(
         channel_id=_header(headers, "X-Goog-Channel-ID"),
@@ -112,33 +105,63 @@ class ChannelCache:
         return channel
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A verified notification: enqueued (with the message id), or a `sync` handshake that
+    needs no work."""
+
+    enqueued: bool
+    message_id: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        if not self.enqueued:
+            return {"status": "sync acknowledged"}
+        return {"status": "enqueued", "messageId": self.message_id}
+
+
 class SignalService:
     def __init__(
         self,
         *,
         get_channel: Callable[[str], Channel | None],
-        publish: Callable[..., str],
+        publisher: Publisher,
         topic: str,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        now: Clock = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._get_channel = get_channel
-        self._publish = publish
+        self._publisher = publisher
         self._topic = topic
         self._now = now
 
-    def accept(self, n: Notification) -> tuple[int, dict[str, Any]]:
-        """Verify against the stored channel, then enqueue; returns (status, body)."""
+    def receive(self, headers: Iterable[tuple[str, str]]) -> Accepted:
+        """A push notification's headers → verified and enqueued. A forged or malformed
+        one is refused (and logged, without its token); a publish Pub/Sub did not take is
+        `UNAVAILABLE`, so the webhook answers 503 and Google retries."""
+        try:
+            return self.accept(parse_notification(dict(headers)))
+        except Refusal as exc:
+            _log.warning(
+                "notification rejected", extra={"reason": exc.message, "kind": exc.kind.value}
+            )
+            raise
+        except PublishError:
+            _log.exception("could not enqueue change signal")
+            raise Refusal(Kind.UNAVAILABLE, "could not enqueue the change", retry_after=5) from None
+
+    def accept(self, n: Notification) -> Accepted:
+        """Verify against the stored channel, then enqueue (`PublishError` if Pub/Sub did
+        not take it: the caller must not answer 2xx)."""
         channel = self._get_channel(n.channel_id)
         if channel is None or channel.state == ChannelState.STOPPED:
-            raise NotificationError(404, "unknown or stopped channel", "X-Goog-Channel-ID")
+            raise Refusal(Kind.NOT_FOUND, "unknown or stopped channel", "X-Goog-Channel-ID")
         if n.token is None or not token_matches(n.token, channel.token_hash):
-            raise NotificationError(403, "channel token does not match", "X-Goog-Channel-Token")
+            raise Refusal(Kind.FORBIDDEN, "channel token does not match", "X-Goog-Channel-Token")
         if n.resource_id != channel.resource_id:
-            raise NotificationError(
-                403, "resource id does not match the channel", "X-Goog-Resource-ID"
+            raise Refusal(
+                Kind.FORBIDDEN, "resource id does not match the channel", "X-Goog-Resource-ID"
             )
         if n.resource_state == "sync":
-            return 200, {"status": "sync acknowledged"}
+            return Accepted(enqueued=False)
         signal = ChangeSignal(
             calendar_key=channel.calendar_key,
             channel_id=n.channel_id,
@@ -146,13 +169,32 @@ class SignalService:
             state=n.resource_state,
             received_at=self._now(),
         )
-        return 202, {"status": "enqueued", "messageId": self.publish(signal)}
+        return Accepted(enqueued=True, message_id=self.publish(signal))
 
     def publish(self, signal: ChangeSignal) -> str:
         """Publish one signal; raises PublishError (→ 503 / retry) if Pub/Sub refuses."""
-        return self._publish(
+        return self._publisher.publish(
             self._topic,
             signal.to_dict(),
             ordering_key=signal.calendar_key,
             attributes={"calendar": signal.calendar_key, "state": signal.state},
         )
+
+
+class Sweeper:
+    """The sweep: a sync signal for every watched calendar, the only protection against
+    notifications Google dropped."""
+
+    def __init__(self, *, calendars: CalendarStore, signals: SignalService, now: Clock) -> None:
+        self._calendars = calendars
+        self._signals = signals
+        self._now = now
+
+    def sweep(self) -> list[str]:
+        """Enqueue a sync of every watched calendar; returns their keys."""
+        now = self._now()
+        keys = []
+        for state in self._calendars.watched_calendars():
+            self._signals.publish(ChangeSignal(state.key, "", 0, "sweep", now))
+            keys.append(state.key)
+        return keys

@@ -18,59 +18,31 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from shared import logs
-from shared.domain import conference
-from shared.domain.lease import Acquire, LeaseDecision
+from shared.domain import conference, lease
+from shared.domain import event as event_
+from shared.domain.errors import FullSyncRequiredError, GoneError, NotFoundError
+from shared.domain.lease import Acquire
 from shared.domain.models import CalendarState, Meeting, MeetingHead, MeetingStatus
-from shared.domain.ports import CalendarPort, EventPage, EventSink, Json, MeetPort
-from shared.domain.errors import (
-    FailedPreconditionError,
-    FullSyncRequiredError,
-    GoneError,
-    NotFoundError,
-    PreconditionFailedError,
+from shared.domain.ports import (
+    CalendarPort,
+    CalendarStore,
+    EventPage,
+    EventSink,
+    Json,
+    MeetingStore,
+    MeetPort,
 )
-from shared.services.outbox import Announcer, queued
+from shared.services.decisions import ConferenceActions
 
 _log = logs.get(__name__)
-_DECIDE_ATTEMPTS = 4
 _LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
 
 
-class SyncStore(Protocol):
-    """The slice of the Firestore store the sync needs."""
-
-    def get_calendar(self, key: str) -> CalendarState | None: ...
-
-    def acquire_lease(
-        self,
-        key: str,
-        *,
-        owner: str,
-        now: dt.datetime,
-        lease_seconds: int,
-        signal_time: dt.datetime | None = None,
-    ) -> LeaseDecision: ...
-
-    def release_lease(
-        self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int
-    ) -> bool: ...
-
-    def save_sync_token(self, key: str, *, owner: str, token: str, token_version: int) -> bool: ...
-
-    def get_meeting(self, meeting_id: str) -> Meeting | None: ...
-
-    def get_meetings(self, meeting_ids: Any) -> dict[str, Meeting]: ...
-
-    def update_meeting(
-        self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
-    ) -> Meeting | None: ...
-
-    def meeting_heads(self, calendar_key: str, statuses: Any) -> list[MeetingHead]: ...
-
-    def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
+class SyncStore(CalendarStore, MeetingStore, Protocol):
+    """The repositories a sync reads and writes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +81,11 @@ class SyncService:
         self._store = store
         self._calendar = calendar
         self._meet = meet
-        self._announcer = Announcer(store=store, sink=sink)
         self._config = config
         self._now = now
+        self._actions = ConferenceActions(
+            calendar=calendar, meet=meet, store=store, sink=sink, source=config.source, now=now
+        )
 
     # -- the lease loop --------------------------------------------------------------------
 
@@ -126,11 +100,17 @@ class SyncService:
             age = (self._now() - signal_time).total_seconds()
             if age < self._config.settle_seconds:
                 self._sleep(self._config.settle_seconds - age)
-        decision = self._store.acquire_lease(
-            key, owner=owner, now=self._now(), lease_seconds=lease_s, signal_time=signal_time
+        now = self._now()
+        outcome = self._store.modify_calendar(
+            key,
+            lambda state: _decision(
+                lease.acquire(
+                    state, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
+                )
+            ),
         )
-        if decision.outcome is not Acquire.ACQUIRED:
-            report.outcome = decision.outcome.value
+        if outcome is not Acquire.ACQUIRED:
+            report.outcome = outcome.value
             return report
         again = True
         while again:
@@ -140,16 +120,22 @@ class SyncService:
                 return report
             self._sync_pass(state, owner, report)
             report.passes += 1
-            again = self._store.release_lease(
-                key, owner=owner, now=self._now(), lease_seconds=lease_s
-            )
+            again = self._release(key, owner, lease_s)
         report.outcome = "synced"
         return report
+
+    def _release(self, key: str, owner: str, lease_seconds: int) -> bool:
+        """Release the lease; True when the calendar went dirty and must be synced again."""
+        now = self._now()
+        return self._store.modify_calendar(
+            key,
+            lambda state: lease.release(state, owner=owner, now=now, lease_seconds=lease_seconds),
+        )
 
     def _sync_pass(self, state: CalendarState, owner: str, report: SyncReport) -> None:
         with logs.context(calendar=state.key):
             for meeting in self._store.pending_announcements(state.key):
-                self._announcer.flush(meeting)  # left over by a publish that failed
+                self._actions.announcer.flush(meeting)  # left over by a publish that failed
             if state.sync_token:
                 try:
                     self._run(state, owner, report, self._pages(state, token=state.sync_token))
@@ -216,8 +202,8 @@ class SyncService:
             # gcal_sync's rule: a last page without a token is a broken contract; fail loudly
             raise RuntimeError("calendar list ended without nextSyncToken")
         version = state.token_version if token_version is None else token_version
-        if not self._store.save_sync_token(
-            state.key, owner=owner, token=next_token, token_version=version
+        if not self._store.modify_calendar(
+            state.key, lambda current: _save_token(current, owner, next_token, version)
         ):
             _log.warning("lease lost before saving the sync token; the next sync redoes the work")
 
@@ -238,9 +224,7 @@ class SyncService:
         calendar's meeting heads: events they show unchanged are not read again."""
         candidates: dict[str, list[Json]] = {}
         for item in items:
-            marked = ((item.get("extendedProperties") or {}).get("private") or {}).get(
-                conference.OWNED_PROPERTY
-            )
+            marked = event_.owner_meeting(item)
             if marked or item.get("status") == "cancelled":
                 candidates.setdefault(str(marked or item.get("id", "")), []).append(item)
         if heads:
@@ -262,74 +246,10 @@ class SyncService:
     def apply_event(
         self, state: CalendarState, meeting: Meeting, event: Json, report: SyncReport
     ) -> bool:
-        """Carry out the policy for one event; re-read and decide again on 412 or a race."""
-        for _ in range(_DECIDE_ATTEMPTS):
-            decision = conference.decide(meeting, event)
-            if decision.noop:
-                return False
-            fields = dict(decision.fields)
-            space = meeting.space
-            if decision.resolve_space_code:
-                space = self._meet.get_space(
-                    meeting.organizer, f"spaces/{decision.resolve_space_code}"
-                )["name"]
-                fields["space"] = space
-            if decision.stamp_space and space:
-                try:
-                    stamped = self._stamp(state, event, space)
-                except PreconditionFailedError:
-                    event = self._calendar.get_event(state.owner, state.calendar_id, event["id"])
-                    continue
-                fields.update(
-                    event_etag=stamped.get("etag", ""), event_updated=stamped.get("updated", "")
-                )
-            if decision.end_conference:
-                self._end_conference(meeting.organizer, space)
-            now = self._now()
-            updated = conference.apply(meeting, fields, now, emits=bool(decision.emits))
-            announce = [
-                conference.cloud_event(updated, kind, now, self._config.source)
-                for kind in decision.emits
-            ]
-            saved = self._store.update_meeting(
-                meeting.id, _if_unchanged(meeting, updated, announce)
-            )
-            if saved is not None:
-                self._announcer.flush(saved)
-                report.emitted.extend(decision.emits)
-                _log.info(
-                    "meeting updated",
-                    extra={
-                        "meeting": meeting.id,
-                        "emitted": decision.emits,
-                        "status": updated.status,
-                    },
-                )
-                return True
-            fresh = self._store.get_meeting(meeting.id)
-            if fresh is None:
-                return False
-            meeting = fresh
-        raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry the signal")
-
-    def _stamp(self, state: CalendarState, event: Json, space: str) -> Json:
-        """Write the space name onto the event, conditional on the etag we just read."""
-        private = dict((event.get("extendedProperties") or {}).get("private") or {})
-        private[conference.SPACE_PROPERTY] = space
-        return self._calendar.patch_event(
-            state.owner,
-            state.calendar_id,
-            event["id"],
-            {"extendedProperties": {"private": private}},
-            etag=str(event.get("etag", "")),
-        )
-
-    def _end_conference(self, organizer: str, space: str) -> None:
-        """End the space's active conference; none running (or no space) counts as done."""
-        try:
-            self._meet.end_active_conference(organizer, space)
-        except (FailedPreconditionError, NotFoundError):
-            _log.info("no active conference to end", extra={"space": space})
+        """Carry out the policy for one event (`ConferenceActions`)."""
+        outcome = self._actions.carry_out(meeting, event)
+        report.emitted.extend(outcome.emitted)
+        return outcome.changed
 
     def _reconcile(
         self, state: CalendarState, heads: Iterable[MeetingHead], seen: set[str], report: SyncReport
@@ -363,15 +283,17 @@ def _settled(head: MeetingHead | None, events: list[Json]) -> bool:
     return not own or conference.settled(head, own[-1])
 
 
-def _if_unchanged(
-    read: Meeting, updated: Meeting, announce: list[Json]
-) -> Callable[[Meeting], Meeting | None]:
-    """Optimistic write: replace the record only if nobody changed it since we read it,
-    queueing the change's announcements in the same write (see `shared.services.outbox`)."""
+def _decision(decision: lease.LeaseDecision) -> tuple[Acquire, CalendarState | None]:
+    return decision.outcome, decision.state
 
-    def change(current: Meeting) -> Meeting | None:
-        if (current.version, current.event_etag) != (read.version, read.event_etag):
-            return None
-        return queued(updated, current, announce)
 
-    return change
+def _save_token(
+    state: CalendarState | None, owner: str, token: str, version: int
+) -> tuple[bool, CalendarState | None]:
+    """Store the token only if `owner` still holds the lease (a dead holder must not
+    overwrite a newer sync's token)."""
+    if state is None or state.lease_owner != owner:
+        return False, None
+    state.sync_token = token
+    state.token_version = version
+    return True, state

@@ -20,13 +20,11 @@ for its type, and a function that never reads Firestore never pays for it.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.domain import lease
 from shared.domain.models import (
     PENDING_FIELD,
     CalendarState,
@@ -151,51 +149,17 @@ class Store:
         )
         return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
 
-    def acquire_lease(
-        self,
-        key: str,
-        *,
-        owner: str,
-        now: dt.datetime,
-        lease_seconds: int,
-        signal_time: dt.datetime | None = None,
-    ) -> lease.LeaseDecision:
-        ref = self._ref(CALENDARS, key)
+    def modify_calendar(
+        self, key: str, decide: Callable[[CalendarState | None], tuple[_T, CalendarState | None]]
+    ) -> _T:
+        """Conditional read-modify-write of one calendar; the decision (the lease, the sync
+        token) is the caller's, this only makes the write conditional."""
 
-        def decide(
-            data: dict[str, Any] | None,
-        ) -> tuple[lease.LeaseDecision, dict[str, Any] | None]:
-            state = CalendarState.from_dict(data) if data is not None else None
-            decision = lease.acquire(
-                state, owner=owner, now=now, lease_seconds=lease_seconds, signal_time=signal_time
-            )
-            return decision, decision.state.to_dict() if decision.state is not None else None
+        def on_data(data: dict[str, Any] | None) -> tuple[_T, dict[str, Any] | None]:
+            result, state = decide(CalendarState.from_dict(data) if data is not None else None)
+            return result, state.to_dict() if state is not None else None
 
-        return self._read_modify_write(ref, decide)
-
-    def release_lease(self, key: str, *, owner: str, now: dt.datetime, lease_seconds: int) -> bool:
-        """True when the calendar went dirty meanwhile and the holder must sync again."""
-        ref = self._ref(CALENDARS, key)
-
-        def decide(data: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
-            state = CalendarState.from_dict(data) if data is not None else None
-            again, new_state = lease.release(
-                state, owner=owner, now=now, lease_seconds=lease_seconds
-            )
-            return again, new_state.to_dict() if new_state is not None else None
-
-        return self._read_modify_write(ref, decide)
-
-    def save_sync_token(self, key: str, *, owner: str, token: str, token_version: int) -> bool:
-        """Store the token only if we still hold the lease (a dead holder must not overwrite)."""
-        ref = self._ref(CALENDARS, key)
-
-        def decide(data: dict[str, Any] | None) -> tuple[bool, dict[str, Any] | None]:
-            if data is None or data.get("lease_owner") != owner:
-                return False, None
-            return True, {"sync_token": token, "token_version": token_version}
-
-        return self._read_modify_write(ref, decide)
+        return self._read_modify_write(self._ref(CALENDARS, key), on_data)
 
     # -- channels --------------------------------------------------------------------------
 

@@ -1,0 +1,155 @@
+"""Calendar events as JSON: typed accessors for what the policy reads, and the bodies we write.
+
+Google's event JSON is read in one place (`Conference.of`, `times`,
+`attendee_emails`, `private_property`) so the conference policy never chains
+`.get(...) or {}` itself; `event_body` builds the events.insert body of a meeting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.meeting_request import MeetingRequest
+
+Json = dict[str, Any]
+
+OWNED_PROPERTY = "meetsyncMeeting"
+"""Private extended property marking an event as made by this product (value: meeting id)."""
+SPACE_PROPERTY = "meetsyncSpace"
+"""Private extended property we stamp with the Meet space name once it is known."""
+
+MEET_ICON = (
+    "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/"
+    "logo_meet_2020q4_color_2x_web_512dp.png"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Conference:
+    """The parts of an event's `conferenceData` the policy looks at."""
+
+    solution: str
+    conference_id: str
+    request_id: str
+    status: str
+    """`pending`, `success`, `failure`, or `` for a copied conference (no createRequest)."""
+    uri: str
+
+    @classmethod
+    def of(cls, event: Json) -> Conference | None:
+        data = event.get("conferenceData")
+        if not isinstance(data, dict):
+            return None
+        create = data.get("createRequest") or {}
+        solution = (data.get("conferenceSolution") or {}).get("key", {}).get("type") or (
+            create.get("conferenceSolutionKey") or {}
+        ).get("type", "")
+        video = next(
+            (
+                e.get("uri", "")
+                for e in data.get("entryPoints") or []
+                if e.get("entryPointType") == "video"
+            ),
+            "",
+        )
+        return cls(
+            solution=str(solution),
+            conference_id=str(data.get("conferenceId", "")),
+            request_id=str(create.get("requestId", "")),
+            status=str((create.get("status") or {}).get("statusCode", "")),
+            uri=str(video),
+        )
+
+    @property
+    def ready(self) -> bool:
+        """Usable: a created conference that succeeded, or a copied one with a link."""
+        return self.status == "success" or (not self.status and bool(self.uri))
+
+
+def times(event: Json, key: str) -> Json:
+    value = event.get(key) or {}
+    return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
+
+
+def attendee_emails(event: Json) -> list[str]:
+    return sorted(str(a.get("email", "")).lower() for a in event.get("attendees") or [])
+
+
+def private_property(event: Json, name: str) -> Any:
+    """A private extended property of the event, or None."""
+    props = event.get("extendedProperties")
+    private = props.get("private") if isinstance(props, dict) else None
+    return private.get(name) if isinstance(private, dict) else None
+
+
+def stamped_space(event: Json) -> Any:
+    """The Meet space name we stamped onto the event, if any."""
+    return private_property(event, SPACE_PROPERTY)
+
+
+def owner_meeting(event: Json) -> str:
+    """The id of the meeting that made this event ('' if none of ours)."""
+    return str(private_property(event, OWNED_PROPERTY) or "")
+
+
+def private_properties(event: Json) -> dict[str, Any]:
+    """A copy of the event's private extended properties (to patch them whole)."""
+    props = event.get("extendedProperties")
+    private = props.get("private") if isinstance(props, dict) else None
+    return dict(private) if isinstance(private, dict) else {}
+
+
+def event_body(request: MeetingRequest, meeting_id: str, space: Json | None = None) -> Json:
+    """The events.insert body: our id, our marker, and the conference to make or copy.
+
+    Without `space`, Calendar is asked to create a Meet conference (requestId =
+    meeting id, so a retried insert cannot create a second one); with `space`, the
+    existing space is copied in as a ready conference.
+    """
+    private = {OWNED_PROPERTY: meeting_id}
+    body: Json = {
+        "id": meeting_id,
+        "summary": request.summary,
+        "start": dict(request.start),
+        "end": dict(request.end),
+    }
+    if request.description:
+        body["description"] = request.description
+    if request.location:
+        body["location"] = request.location
+    if request.attendees:
+        body["attendees"] = [a.to_event() for a in request.attendees]
+    if request.recurrence:
+        body["recurrence"] = list(request.recurrence)
+    if request.reminders is not None:
+        body["reminders"] = request.reminders
+    if space is None:
+        body["conferenceData"] = {
+            "createRequest": {
+                "requestId": meeting_id,
+                "conferenceSolutionKey": {"type": "hangoutsMeet"},
+            }
+        }
+    else:
+        private[SPACE_PROPERTY] = str(space["name"])
+        body["conferenceData"] = copied_conference(space)
+    body["extendedProperties"] = {"private": private}
+    return body
+
+
+def copied_conference(space: Json) -> Json:
+    """conferenceData that copies an existing Meet space onto an event."""
+    code = str(space["meetingCode"])
+    uri = str(space.get("meetingUri") or f"https://meet.google.com/{code}")
+    return {
+        "conferenceId": code,
+        "conferenceSolution": {
+            "key": {"type": "hangoutsMeet"},
+            "name": "Google Meet",
+            "iconUri": MEET_ICON,
+        },
+        "entryPoints": [
+            {"entryPointType": "video", "uri": uri, "label": uri.removeprefix("https://")}
+        ],
+    }
