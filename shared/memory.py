@@ -1,0 +1,523 @@
+"""In-memory adapters for every port: the store, Calendar, Meet, Pub/Sub and the event sink.
+
+They behave as the real services do where the services depend on it (conditional
+writes that run the decision again after a lost race; sync tokens, 410 on a dead
+token, If-Match and 412, 409 on a reused event id; confirmed publishes that can
+fail), and count every operation, so the unit tests assert outcomes and the scale
+simulation reads its figures from them. Records are copied in and out, as a
+round trip through Firestore would, so a caller never shares state with the store.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from shared.domain import event as event_
+from shared.domain.errors import (
+    DuplicateError,
+    FailedPreconditionError,
+    FullSyncRequiredError,
+    NotFoundError,
+    PreconditionFailedError,
+    PublishError,
+)
+from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, MeetingHead, User
+from shared.domain.ports import EventPage, Json
+
+T = TypeVar("T")
+R = TypeVar("R", User, CalendarState, Channel, Meeting)
+
+
+def _copy(record: R) -> R:
+    return type(record).from_dict(copy.deepcopy(record.to_dict()))
+
+
+class MemoryStore:
+    """Users, calendars, channels and meetings in dicts; `ops` counts reads, writes and
+    queries by kind, `writes_by_doc` the writes to each document."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.calendars: dict[str, CalendarState] = {}
+        self.channels: dict[str, Channel] = {}
+        self.meetings: dict[str, Meeting] = {}
+        self.ops: Counter[str] = Counter()
+        self.writes_by_doc: Counter[str] = Counter()
+        self.before_write: Callable[[str], None] | None = None
+        """Called with a document path just before a conditional write commits: a test
+        makes another writer win the race there."""
+        self._lock = threading.RLock()
+
+    def _wrote(self, path: str) -> None:
+        self.ops["write"] += 1
+        self.writes_by_doc[path] += 1
+
+    # -- users ---------------------------------------------------------------------------
+
+    def get_user(self, email: str) -> User | None:
+        self.ops["read"] += 1
+        user = self.users.get(email.lower())
+        return _copy(user) if user else None
+
+    def put_user(self, user: User) -> None:
+        with self._lock:
+            stored = _copy(user)
+            stored.email = stored.email.lower()
+            self.users[stored.email] = stored
+            self._wrote(f"users/{stored.email}")
+
+    def set_user_status(self, email: str, status: str) -> None:
+        with self._lock:
+            user = self.users.get(email.lower())
+            if user is None:
+                raise NotFoundError(f"no user {email}", status=404)
+            user.status = status
+            self._wrote(f"users/{email.lower()}")
+
+    # -- calendars -----------------------------------------------------------------------
+
+    def get_calendar(self, key: str) -> CalendarState | None:
+        self.ops["read"] += 1
+        state = self.calendars.get(key)
+        return _copy(state) if state else None
+
+    def put_calendar(self, state: CalendarState) -> None:
+        with self._lock:
+            self.calendars[state.key] = _copy(state)
+            self._wrote(f"calendars/{state.key}")
+
+    def update_calendar(self, key: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            state = self.calendars.get(key)
+            if state is None:
+                raise NotFoundError(f"no calendar {key}", status=404)
+            self.calendars[key] = CalendarState.from_dict({**state.to_dict(), **fields})
+            self._wrote(f"calendars/{key}")
+
+    def watched_calendars(self) -> list[CalendarState]:
+        self.ops["query"] += 1
+        return [_copy(s) for s in self.calendars.values() if s.status == "watching"]
+
+    def modify_calendar(
+        self, key: str, decide: Callable[[CalendarState | None], tuple[T, CalendarState | None]]
+    ) -> T:
+        while True:
+            self.ops["read"] += 1
+            seen = self.calendars.get(key)
+            result, new = decide(_copy(seen) if seen else None)
+            if new is None:
+                return result
+            if self.before_write:
+                self.before_write(f"calendars/{key}")
+            with self._lock:
+                if self.calendars.get(key) is not seen:
+                    continue  # another writer got in first: decide again
+                self.calendars[key] = _copy(new)
+                self._wrote(f"calendars/{key}")
+                return result
+
+    # -- channels ------------------------------------------------------------------------
+
+    def get_channel(self, channel_id: str) -> Channel | None:
+        self.ops["read"] += 1
+        channel = self.channels.get(channel_id)
+        return _copy(channel) if channel else None
+
+    def put_channel(self, channel: Channel) -> None:
+        with self._lock:
+            self.channels[channel.id] = _copy(channel)
+            self._wrote(f"channels/{channel.id}")
+
+    def update_channel(self, channel_id: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            channel = self.channels.get(channel_id)
+            if channel is None:
+                raise NotFoundError(f"no channel {channel_id}", status=404)
+            self.channels[channel_id] = Channel.from_dict({**channel.to_dict(), **fields})
+            self._wrote(f"channels/{channel_id}")
+
+    def channels_for(self, calendar_key: str) -> list[Channel]:
+        self.ops["query"] += 1
+        return [_copy(c) for c in self.channels.values() if c.calendar_key == calendar_key]
+
+    def channels_in_state(self, states: Iterable[str]) -> list[Channel]:
+        self.ops["query"] += 1
+        wanted = set(states)
+        return [_copy(c) for c in self.channels.values() if c.state in wanted]
+
+    # -- meetings ------------------------------------------------------------------------
+
+    def get_meeting(self, meeting_id: str) -> Meeting | None:
+        self.ops["read"] += 1
+        meeting = self.meetings.get(meeting_id)
+        return _copy(meeting) if meeting else None
+
+    def get_meetings(self, meeting_ids: Iterable[str]) -> dict[str, Meeting]:
+        ids = set(meeting_ids)
+        self.ops["read"] += len(ids)
+        return {i: _copy(self.meetings[i]) for i in ids if i in self.meetings}
+
+    def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]:
+        with self._lock:
+            existing = self.meetings.get(meeting.id)
+            if existing is not None:
+                self.ops["read"] += 1
+                return _copy(existing), False
+            self.meetings[meeting.id] = _copy(meeting)
+            self._wrote(f"meetings/{meeting.id}")
+            return _copy(meeting), True
+
+    def put_meeting(self, meeting: Meeting) -> None:
+        with self._lock:
+            self.meetings[meeting.id] = _copy(meeting)
+            self._wrote(f"meetings/{meeting.id}")
+
+    def update_meeting(
+        self, meeting_id: str, change: Callable[[Meeting], Meeting | None]
+    ) -> Meeting | None:
+        while True:
+            self.ops["read"] += 1
+            seen = self.meetings.get(meeting_id)
+            if seen is None:
+                return None
+            updated = change(_copy(seen))
+            if updated is None:
+                return None
+            if self.before_write:
+                self.before_write(f"meetings/{meeting_id}")
+            with self._lock:
+                if self.meetings.get(meeting_id) is not seen:
+                    continue
+                self.meetings[meeting_id] = _copy(updated)
+                self._wrote(f"meetings/{meeting_id}")
+                return _copy(updated)
+
+    def meeting_heads(self, calendar_key: str, statuses: Iterable[str]) -> list[MeetingHead]:
+        self.ops["query"] += 1
+        wanted = set(statuses)
+        return [
+            MeetingHead(*(str(getattr(m, f) or "") for f in MeetingHead.FIELDS))
+            for m in self.meetings.values()
+            if m.calendar_key == calendar_key and m.status in wanted
+        ]
+
+    def pending_announcements(self, calendar_key: str) -> list[Meeting]:
+        self.ops["query"] += 1
+        return [
+            _copy(m)
+            for m in self.meetings.values()
+            if m.calendar_key == calendar_key and m.to_dict()[PENDING_FIELD]
+        ]
+
+
+class MemoryCalendar:
+    """Calendar v3 as the services use it: per-calendar events with etags, change
+    sequence numbers for sync tokens, If-Match, watch channels. `calls` counts requests
+    by method; `fail` maps a method to an exception its next call raises."""
+
+    def __init__(self, *, page_size: int = 250, conference_ready: bool = True) -> None:
+        self.events: dict[str, dict[str, Json]] = {}
+        """calendar key (`owner:calendar`) → event id → event."""
+        self.calls: Counter[str] = Counter()
+        self.fail: dict[str, Exception] = {}
+        self.channels: dict[str, Json] = {}
+        """Live channels by id, with their `expiration` (ms) and `stopped` flag."""
+        self.page_size = page_size
+        self.conference_ready = conference_ready
+        self._seq = itertools.count(1)
+        self._generation: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    @staticmethod
+    def key(user: str, calendar_id: str) -> str:
+        return f"{user.lower()}:{(user if calendar_id == 'primary' else calendar_id).lower()}"
+
+    def _call(self, method: str) -> None:
+        self.calls[method] += 1
+        error = self.fail.pop(method, None)
+        if error is not None:
+            raise error
+
+    def _store(self, key: str, event: Json) -> Json:
+        seq = next(self._seq)
+        event["etag"] = f'"{seq}"'
+        event["updated"] = f"2026-01-01T00:00:00.{seq:06d}Z"
+        event["_seq"] = seq
+        self.events.setdefault(key, {})[str(event["id"])] = event
+        return _public(event)
+
+    # -- what a user does in Google Calendar ------------------------------------------------
+
+    def put(self, user: str, calendar_id: str, event: Json) -> Json:
+        """Create or replace an event as the user would (no request counted)."""
+        with self._lock:
+            return self._store(self.key(user, calendar_id), copy.deepcopy(event))
+
+    def edit(self, user: str, calendar_id: str, event_id: str, **fields: Any) -> Json:
+        with self._lock:
+            event = copy.deepcopy(self.events[self.key(user, calendar_id)][event_id])
+            event.update(fields)
+            return self._store(self.key(user, calendar_id), event)
+
+    def delete(self, user: str, calendar_id: str, event_id: str) -> Json:
+        return self.edit(user, calendar_id, event_id, status="cancelled")
+
+    def invalidate_sync_tokens(self, user: str, calendar_id: str) -> None:
+        key = self.key(user, calendar_id)
+        self._generation[key] = self._generation.get(key, 0) + 1
+
+    # -- CalendarPort ------------------------------------------------------------------------
+
+    def list_events(
+        self,
+        user: str,
+        calendar_id: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: str | None = None,
+        max_results: int = 2500,
+    ) -> EventPage:
+        """Without a token: the live events (`time_min` is not applied: every event is in
+        the window here). With one: every event changed since, cancelled ones included."""
+        self._call("events.list")
+        key = self.key(user, calendar_id)
+        generation = self._generation.get(key, 0)
+        since = 0
+        if sync_token:
+            gen, _, seq = sync_token.partition(":")
+            if int(gen) != generation:
+                raise FullSyncRequiredError("sync token invalid", status=410)
+            since = int(seq)
+        with self._lock:
+            events = sorted(self.events.get(key, {}).values(), key=lambda e: int(e["_seq"]))
+            high = max((int(e["_seq"]) for e in events), default=since)
+        chosen = [
+            e
+            for e in events
+            if int(e["_seq"]) > since and (sync_token or e.get("status") != "cancelled")
+        ]
+        start = int(page_token or 0)
+        size = min(max_results, self.page_size)
+        page = chosen[start : start + size]
+        more = start + size < len(chosen)
+        return EventPage(
+            items=[_public(e) for e in page],
+            next_page_token=str(start + size) if more else None,
+            next_sync_token=None if more else f"{generation}:{high}",
+        )
+
+    def get_event(self, user: str, calendar_id: str, event_id: str) -> Json:
+        self._call("events.get")
+        event = self.events.get(self.key(user, calendar_id), {}).get(event_id)
+        if event is None:
+            raise NotFoundError(f"no event {event_id}", status=404, reason="notFound")
+        return _public(event)
+
+    def insert_event(
+        self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none"
+    ) -> Json:
+        self._call("events.insert")
+        with self._lock:
+            key = self.key(user, calendar_id)
+            if str(body.get("id", "")) in self.events.get(key, {}):
+                raise DuplicateError("duplicate", status=409, reason="duplicate")
+            event = copy.deepcopy(body)
+            event.setdefault("id", f"ev{next(self._seq)}")
+            event.setdefault("status", "confirmed")
+            create = (event.get("conferenceData") or {}).get("createRequest")
+            if create:
+                code = f"mem-{str(event['id'])[:4]}-{next(self._seq)}"
+                create["status"] = {"statusCode": "success" if self.conference_ready else "pending"}
+                if self.conference_ready:
+                    event["conferenceData"].update(_conference(code))
+            return self._store(key, event)
+
+    def patch_event(
+        self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
+    ) -> Json:
+        self._call("events.patch")
+        with self._lock:
+            key = self.key(user, calendar_id)
+            event = self.events.get(key, {}).get(event_id)
+            if event is None:
+                raise NotFoundError(f"no event {event_id}", status=404, reason="notFound")
+            if etag and etag != event["etag"]:
+                raise PreconditionFailedError("etag", status=412, reason="conditionNotMet")
+            merged = copy.deepcopy(event)
+            merged.update(copy.deepcopy(body))
+            return self._store(key, merged)
+
+    def import_event(self, user: str, calendar_id: str, body: Json) -> Json:
+        self._call("events.import")
+        with self._lock:
+            event = copy.deepcopy(body)
+            event.setdefault("id", f"imp{next(self._seq)}")
+            return self._store(self.key(user, calendar_id), event)
+
+    def list_by_ical_uid(self, user: str, calendar_id: str, ical_uid: str) -> list[Json]:
+        self._call("events.list")
+        return [
+            _public(e)
+            for e in self.events.get(self.key(user, calendar_id), {}).values()
+            if e.get("iCalUID") == ical_uid
+        ]
+
+    def watch(
+        self,
+        user: str,
+        calendar_id: str,
+        *,
+        channel_id: str,
+        token: str,
+        address: str,
+        ttl_seconds: int,
+        now: dt.datetime | None = None,
+    ) -> Json:
+        self._call("events.watch")
+        when = now or dt.datetime.now(dt.UTC)
+        expiration = int((when + dt.timedelta(seconds=ttl_seconds)).timestamp() * 1000)
+        resource = f"res-{self.key(user, calendar_id)}"
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "resourceId": resource,
+            "calendar": self.key(user, calendar_id),
+            "expiration": expiration,
+            "stopped": False,
+        }
+        return {"id": channel_id, "resourceId": resource, "expiration": str(expiration)}
+
+    def stop_channel(self, user: str, channel_id: str, resource_id: str) -> None:
+        self._call("channels.stop")
+        channel = self.channels.get(channel_id)
+        if channel is None or channel["stopped"]:
+            raise NotFoundError(f"no channel {channel_id}", status=404)
+        channel["stopped"] = True
+
+    def live_channels(self, calendar: str) -> list[Json]:
+        return [c for c in self.channels.values() if c["calendar"] == calendar and not c["stopped"]]
+
+
+def _public(event: Json) -> Json:
+    return {k: copy.deepcopy(v) for k, v in event.items() if not k.startswith("_")}
+
+
+def _conference(code: str) -> Json:
+    uri = f"https://meet.google.com/{code}"
+    return {
+        "conferenceId": code,
+        "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+        "entryPoints": [{"entryPointType": "video", "uri": uri}],
+    }
+
+
+def ready_conference(event: Json) -> None:
+    """Turn a pending created conference of `event` (in place) into a ready one."""
+    create = event["conferenceData"]["createRequest"]
+    create["status"] = {"statusCode": "success"}
+    event["conferenceData"].update(_conference(f"mem-{str(event['id'])[:8]}"))
+
+
+class MemoryMeet:
+    """Meet spaces: created, looked up by name or code, their active conference ended."""
+
+    def __init__(self) -> None:
+        self.spaces: dict[str, Json] = {}
+        self.active: set[str] = set()
+        """Spaces with a conference running."""
+        self.ended: list[str] = []
+        self.calls: Counter[str] = Counter()
+        self._seq = itertools.count(1)
+
+    def create_space(self, user: str, config: Json) -> Json:
+        self.calls["spaces.create"] += 1
+        n = next(self._seq)
+        code = f"mem-spc-{n:03d}"
+        space: Json = {"name": f"spaces/M{n}", "meetingCode": code, "config": dict(config)}
+        space["meetingUri"] = f"https://meet.google.com/{code}"
+        self.spaces[space["name"]] = space
+        return copy.deepcopy(space)
+
+    def get_space(self, user: str, name: str) -> Json:
+        self.calls["spaces.get"] += 1
+        key = name.split("/", 1)[1]
+        for space in self.spaces.values():
+            if space["name"] == name or space["meetingCode"] == key:
+                return copy.deepcopy(space)
+        space = {"name": f"spaces/C-{key}", "meetingCode": key}  # made by Calendar
+        self.spaces[space["name"]] = space
+        return copy.deepcopy(space)
+
+    def end_active_conference(self, user: str, name: str) -> None:
+        self.calls["spaces.endActiveConference"] += 1
+        if name not in self.active:
+            raise FailedPreconditionError("no active conference", status=400)
+        self.active.discard(name)
+        self.ended.append(name)
+
+
+class MemoryPublisher:
+    """Topics as lists of (data, ordering key, attributes); `fail_next` refuses publishes."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, list[tuple[Json, str, dict[str, str]]]] = {}
+        self.fail_next = 0
+        self._ids = itertools.count(1)
+
+    def publish(
+        self,
+        topic: str,
+        data: Json,
+        *,
+        ordering_key: str = "",
+        attributes: dict[str, str] | None = None,
+    ) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise PublishError(f"publish to {topic} failed: ServiceUnavailable")
+        self.messages.setdefault(topic, []).append(
+            (copy.deepcopy(data), ordering_key, dict(attributes or {}))
+        )
+        return str(next(self._ids))
+
+
+class MemorySink:
+    """The `EventSink` port: CloudEvents kept in order; `fail_next` refuses emits."""
+
+    def __init__(self) -> None:
+        self.events: list[Json] = []
+        self.fail_next = 0
+
+    def emit(self, event: Json, *, ordering_key: str) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise PublishError("publish to meeting-events failed: ServiceUnavailable")
+        self.events.append(copy.deepcopy(event))
+
+    def types(self, meeting_id: str | None = None) -> list[str]:
+        return [
+            str(e["type"])
+            for e in self.events
+            if meeting_id is None or e["subject"] == f"meetings/{meeting_id}"
+        ]
+
+
+def owned_event(meeting: Meeting, **fields: Any) -> Json:
+    """The Calendar event a meeting of ours is about (our marker set), for tests and the
+    simulation."""
+    body: Json = {
+        "id": meeting.event_id,
+        "status": "confirmed",
+        "summary": meeting.summary,
+        "start": dict(meeting.start),
+        "end": dict(meeting.end),
+        "extendedProperties": {"private": {event_.OWNED_PROPERTY: meeting.id}},
+    }
+    body.update(fields)
+    return body
