@@ -38,6 +38,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 fmt: setup
 	$(BIN)/ruff format .
@@ -50,10 +51,10 @@ unit: setup
 	$(BIN)/python -m pytest tests/unit
 
 dev: setup
-	$(BIN)/python -m emulator.stack $(DEV_ARGS)
+	$(BIN)/python -m devstack.stack $(DEV_ARGS)
 
 demo: setup
-	$(BIN)/python -m emulator.demo
+	$(BIN)/python -m devstack.demo
 
 bench: setup
 	$(BIN)/python -m tests.bench

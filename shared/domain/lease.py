@@ -30,6 +30,10 @@ class LeaseDecision:
     state: CalendarState | None
     """The state to write back, or None when nothing changes."""
 
+    def pair(self) -> tuple[Acquire, CalendarState | None]:
+        """(outcome, state to write): the shape `CalendarStore.modify_calendar` takes."""
+        return self.outcome, self.state
+
 
 def acquire(
     state: CalendarState | None,
@@ -86,3 +90,15 @@ def release(
     state.lease_owner = ""
     state.lease_expires = None
     return False, state
+
+
+def save_token(
+    state: CalendarState | None, *, owner: str, token: str, version: int
+) -> tuple[bool, CalendarState | None]:
+    """Store the sync token only if `owner` still holds the lease: a holder that lost it
+    (expired and taken) must not overwrite a newer sync's token."""
+    if state is None or state.lease_owner != owner:
+        return False, None
+    state.sync_token = token
+    state.token_version = version
+    return True, state

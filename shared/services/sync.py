@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +85,8 @@ class SyncService:
         self._meet = meet
         self._config = config
         self._now = now
+        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sync-read")
+        """Reads overlapped with Calendar listing (threads start on first use)."""
         self._actions = ConferenceActions(
             calendar=calendar, meet=meet, store=store, sink=sink, source=config.source, now=now
         )
@@ -103,11 +107,9 @@ class SyncService:
         now = self._now()
         outcome = self._store.modify_calendar(
             key,
-            lambda state: _decision(
-                lease.acquire(
-                    state, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
-                )
-            ),
+            lambda state: lease.acquire(
+                state, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
+            ).pair(),
         )
         if outcome is not Acquire.ACQUIRED:
             report.outcome = outcome.value
@@ -145,22 +147,32 @@ class SyncService:
             self.full_sync(state, owner, report)
 
     def full_sync(self, state: CalendarState, owner: str, report: SyncReport) -> None:
-        """List the window in full, store a fresh token, reconcile what the list did not show."""
+        """List the window in full, store a fresh token, reconcile what the list did not show.
+
+        The calendar's meeting heads are read while the first page is listed (the two
+        cost about the same), and are first needed to apply that page."""
         report.full_syncs += 1
         time_min = (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
         seen: set[str] = set()
-        heads = {h.id: h for h in self._store.meeting_heads(state.key, _LIVE)}
-        pages = self._pages(state, time_min=time_min)
-        self._run(
-            state,
-            owner,
-            report,
-            pages,
-            seen=seen,
-            heads=heads,
-            token_version=state.token_version + 1,
-        )
-        self._reconcile(state, heads.values(), seen, report)
+        pending = self._background.submit(self._store.meeting_heads, state.key, _LIVE)
+
+        @functools.cache
+        def heads() -> dict[str, MeetingHead]:
+            return {h.id: h for h in pending.result()}
+
+        try:
+            self._run(
+                state,
+                owner,
+                report,
+                self._pages(state, time_min=time_min),
+                seen=seen,
+                heads=heads,
+                token_version=state.token_version + 1,
+            )
+        finally:
+            pending.cancel()
+        self._reconcile(state, heads().values(), seen, report)
 
     def _pages(
         self, state: CalendarState, *, token: str | None = None, time_min: str | None = None
@@ -187,7 +199,7 @@ class SyncService:
         pages: Iterator[EventPage],
         *,
         seen: set[str] | None = None,
-        heads: dict[str, MeetingHead] | None = None,
+        heads: Callable[[], dict[str, MeetingHead]] | None = None,
         token_version: int | None = None,
     ) -> None:
         next_token: str | None = None
@@ -203,7 +215,10 @@ class SyncService:
             raise RuntimeError("calendar list ended without nextSyncToken")
         version = state.token_version if token_version is None else token_version
         if not self._store.modify_calendar(
-            state.key, lambda current: _save_token(current, owner, next_token, version)
+            state.key,
+            lambda current: lease.save_token(
+                current, owner=owner, token=next_token, version=version
+            ),
         ):
             _log.warning("lease lost before saving the sync token; the next sync redoes the work")
 
@@ -214,7 +229,7 @@ class SyncService:
         state: CalendarState,
         items: list[Json],
         report: SyncReport,
-        heads: dict[str, MeetingHead] | None = None,
+        heads: Callable[[], dict[str, MeetingHead]] | None = None,
     ) -> None:
         """Look up, in one read, the meetings among the changed events, and update each.
 
@@ -227,11 +242,12 @@ class SyncService:
             marked = event_.owner_meeting(item)
             if marked or item.get("status") == "cancelled":
                 candidates.setdefault(str(marked or item.get("id", "")), []).append(item)
-        if heads:
+        if heads is not None and candidates:
+            known = heads()
             candidates = {
                 mid: events
                 for mid, events in candidates.items()
-                if not _settled(heads.get(mid), events)
+                if not _settled(known.get(mid), events)
             }
         if not candidates:
             return
@@ -281,19 +297,3 @@ def _settled(head: MeetingHead | None, events: list[Json]) -> bool:
         return False
     own = [e for e in events if e.get("id") == head.event_id]
     return not own or conference.settled(head, own[-1])
-
-
-def _decision(decision: lease.LeaseDecision) -> tuple[Acquire, CalendarState | None]:
-    return decision.outcome, decision.state
-
-
-def _save_token(
-    state: CalendarState | None, owner: str, token: str, version: int
-) -> tuple[bool, CalendarState | None]:
-    """Store the token only if `owner` still holds the lease (a dead holder must not
-    overwrite a newer sync's token)."""
-    if state is None or state.lease_owner != owner:
-        return False, None
-    state.sync_token = token
-    state.token_version = version
-    return True, state

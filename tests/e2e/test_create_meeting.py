@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.stack import EVENTS_SUBSCRIPTION, Stack, http
-from shared.domain.conference import OWNED_PROPERTY
+from devstack.stack import EVENTS_SUBSCRIPTION, Stack, http
+from shared.domain.event import OWNED_PROPERTY
 from shared.store.firestore import Store
 from shared.wiring import firestore_client
 from tests.e2e import contract

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.domain.meeting_request import meeting_id
+from shared.domain.ids import meeting_id
 from shared.domain.models import Channel, ChannelState
 from shared.store.pubsub import Publisher
 from tests.e2e.support import Env, types_for, wait_for

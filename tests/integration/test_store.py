@@ -8,7 +8,8 @@ import threading
 
 from google.cloud import firestore
 
-from emulator.stack import Stack
+from devstack.stack import Stack
+from shared.domain import lease
 from shared.domain.lease import Acquire
 from shared.domain.models import (
     CalendarState,
@@ -72,6 +73,18 @@ def test_create_meeting_race_has_one_winner(emulators: Stack) -> None:
     assert sorted(results) == [False] * 7 + [True]
 
 
+def release(store: Store, key: str, owner: str) -> bool:
+    return store.modify_calendar(
+        key, lambda s: lease.release(s, owner=owner, now=NOW, lease_seconds=60)
+    )
+
+
+def save(store: Store, key: str, owner: str, token: str) -> bool:
+    return store.modify_calendar(
+        key, lambda s: lease.save_token(s, owner=owner, token=token, version=1)
+    )
+
+
 def test_lease_under_contention_one_holder_others_mark_dirty(emulators: Stack) -> None:
     store = make_store(emulators)
     key = calendar_key("alice@example.com", "primary")
@@ -80,9 +93,11 @@ def test_lease_under_contention_one_holder_others_mark_dirty(emulators: Stack) -
     lock = threading.Lock()
 
     def take(i: int) -> None:
-        decision = store.acquire_lease(key, owner=f"w{i}", now=NOW, lease_seconds=60)
+        decision = store.modify_calendar(
+            key, lambda s: lease.acquire(s, owner=f"w{i}", now=NOW, lease_seconds=60).pair()
+        )
         with lock:
-            outcomes.append(decision.outcome)
+            outcomes.append(decision)
 
     threads = [threading.Thread(target=take, args=(i,)) for i in range(6)]
     for t in threads:
@@ -95,8 +110,8 @@ def test_lease_under_contention_one_holder_others_mark_dirty(emulators: Stack) -
     assert state is not None and state.dirty and state.lease_owner.startswith("w")
     holder = state.lease_owner
     # The holder must sync again once (dirty), then releases.
-    assert store.release_lease(key, owner=holder, now=NOW, lease_seconds=60) is True
-    assert store.release_lease(key, owner=holder, now=NOW, lease_seconds=60) is False
+    assert release(store, key, holder) is True
+    assert release(store, key, holder) is False
     final = store.get_calendar(key)
     assert final is not None and final.lease_owner == "" and not final.dirty and final.syncs == 2
 
@@ -106,16 +121,20 @@ def test_expired_lease_is_taken_over_and_old_holder_cannot_save(emulators: Stack
     key = calendar_key("alice@example.com", "primary")
     store.put_calendar(CalendarState(key=key, owner="alice@example.com", calendar_id="primary"))
     assert (
-        store.acquire_lease(key, owner="dead", now=NOW, lease_seconds=60).outcome
+        store.modify_calendar(
+            key, lambda s: lease.acquire(s, owner="dead", now=NOW, lease_seconds=60).pair()
+        )
         is Acquire.ACQUIRED
     )
     later = NOW + dt.timedelta(seconds=61)
     assert (
-        store.acquire_lease(key, owner="new", now=later, lease_seconds=60).outcome
+        store.modify_calendar(
+            key, lambda s: lease.acquire(s, owner="new", now=later, lease_seconds=60).pair()
+        )
         is Acquire.ACQUIRED
     )
-    assert store.save_sync_token(key, owner="dead", token="stale", token_version=1) is False
-    assert store.save_sync_token(key, owner="new", token="fresh", token_version=1) is True
+    assert save(store, key, "dead", "stale") is False
+    assert save(store, key, "new", "fresh") is True
     state = store.get_calendar(key)
     assert state is not None and state.sync_token == "fresh"
 
