@@ -3,7 +3,7 @@
 Runs the emulator in a child process (so client and server do not share a GIL) and
 drives it with raw keep-alive HTTP and with the real google-api-python-client:
 
-    python -m emulator.bench [--inserts 2000] [--events 10000] [--url http://host:port]
+    python -m devstack.bench [--inserts 2000] [--events 10000] [--url http://host:port]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def run(url: str, inserts: int, events: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator.bench")
+    parser = argparse.ArgumentParser(prog="python -m devstack.bench")
     parser.add_argument("--inserts", type=int, default=2000)
     parser.add_argument("--events", type=int, default=10000)
     parser.add_argument("--url", help="use a running emulator instead of starting one")

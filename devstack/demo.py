@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.driver import Env, types_for
-from emulator.stack import Stack, StackError
+from devstack.driver import Env, types_for
+from devstack.stack import Stack, StackError
 from shared.domain.models import Meeting
 
 USER = "alice@example.com"

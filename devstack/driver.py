@@ -19,7 +19,7 @@ from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 
-from emulator.stack import Stack
+from devstack.stack import Stack
 from shared.domain.models import CalendarState, Meeting, calendar_key
 from shared.store.firestore import Store
 

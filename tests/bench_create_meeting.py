@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from emulator.stack import Stack, http
+from devstack.stack import Stack, http
 
 BODY: dict[str, Any] = {
     "organizer": "alice@example.com",

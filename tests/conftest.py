@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulator.driver import Env
-from emulator.stack import Stack, http
+from devstack.driver import Env
+from devstack.stack import Stack, http
 from tests.chaos.runner import CHAOS_ENV
 from tests.security.leaks import assert_no_leaks, session_secrets
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from emulator.stack import LOCAL, Stack, interrupt_once
+from devstack.stack import LOCAL, Stack, interrupt_once
 from tests.chaos.runner import CHAOS_ENV, SeedResult, run_seed
 
 OUT = Path(__file__).resolve().parents[2] / ".chaos"

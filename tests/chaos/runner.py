@@ -24,8 +24,8 @@ from typing import Any
 import google.api_core.exceptions
 import requests
 
-from emulator.driver import Env
-from emulator.stack import EVENTS_SUBSCRIPTION, Stack, StackError, http
+from devstack.driver import Env
+from devstack.stack import EVENTS_SUBSCRIPTION, Stack, StackError, http
 from shared.domain.models import Meeting
 from shared.store.firestore import MEETINGS
 from tests.chaos.oracle import World, judge

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.stack import Stack
+from devstack.stack import Stack
 from tests.chaos.runner import plan, run_seed
 
 SEEDS = (2, 21, 11)

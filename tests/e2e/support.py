@@ -1,5 +1,5 @@
-"""End-to-end helpers live with the stack they drive (emulator/driver.py)."""
+"""End-to-end helpers live with the stack they drive (devstack/driver.py)."""
 
-from emulator.driver import END, START, Env, types_for, wait_for
+from devstack.driver import END, START, Env, types_for, wait_for
 
 __all__ = ["END", "START", "Env", "types_for", "wait_for"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from emulator.stack import ROOT
+from devstack.stack import ROOT
 from tests.e2e.support import wait_for
 
 FUNCTIONS = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.stack import Stack, http
+from devstack.stack import Stack, http
 from shared import cli
 from tests.e2e import contract
 

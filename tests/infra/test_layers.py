@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
-SOURCES = ("shared", "functions", "emulator", "main.py", "pyproject.toml")
+SOURCES = ("shared", "functions", "emulator", "devstack", "main.py", "pyproject.toml")
 
 
 def lint(where: Path) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-from emulator.stack import Stack
+from devstack.stack import Stack
 from shared.domain.errors import PublishError
 from shared.store.pubsub import Publisher
 

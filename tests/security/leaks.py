@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from emulator.stack import Stack, http
+from devstack.stack import Stack, http
 from shared.settings import Settings
 
 MIN_LENGTH = 8

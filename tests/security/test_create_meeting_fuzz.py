@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from emulator.driver import END, START, Env
+from devstack.driver import END, START, Env
 from tests.e2e import contract
 
 pytestmark = pytest.mark.e2e

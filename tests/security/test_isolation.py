@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 
-from emulator.driver import END, START, Env, wait_for
+from devstack.driver import END, START, Env, wait_for
 from tests.e2e import contract
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from emulator.driver import Env, wait_for
+from devstack.driver import Env, wait_for
 from tests.security.leaks import (
     Leak,
     SecretLeak,

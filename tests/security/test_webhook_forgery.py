@@ -19,7 +19,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator.driver import Env, wait_for
+from devstack.driver import Env, wait_for
 
 pytestmark = pytest.mark.e2e
 
