@@ -10,9 +10,18 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from emulator import meet, oauth
+from emulator import meet, oauth, scopes
 from emulator.errors import ApiError
-from emulator.state import DEFAULT_CONFIG, CalendarData, Emulator, Fault, RateLimit, User
+from emulator.state import (
+    DEFAULT_CONFIG,
+    CalendarData,
+    Emulator,
+    Fault,
+    Grant,
+    OAuthClient,
+    RateLimit,
+    User,
+)
 from emulator.wire import Request, Response, json_response
 
 JSON = dict[str, Any]
@@ -150,7 +159,7 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
         with emu.lock:
             user = _user(emu, parts[1])
             if len(parts) == 2 and method == "DELETE":
-                oauth.revoke_user(emu, user.email, access_tokens=False)
+                oauth.revoke_user(emu, user.email, access_tokens=False, reason="user deleted")
                 del emu.users[user.email]
                 emu.calendars_by_uid.pop(user.calendar.uid, None)
                 for ch in emu.channels.values():
@@ -281,4 +290,109 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
                 else:
                     meet.end_conference(emu, space, "last participant left")
                 return json_response(_space_view(emu, space.id))
+    if head == "oauth" and len(parts) >= 2:
+        return _oauth(emu, req, method, parts[1:])
+    raise _err(404, f"unknown control endpoint {method} {req.path}")
+
+
+# -- sign-in: clients, consent knob, grants, keys ------------------------------------------
+
+
+def _client_view(c: OAuthClient) -> JSON:
+    """A registered client; the secret is never echoed, only whether there is one."""
+    return {
+        "client_id": c.client_id,
+        "has_secret": c.client_secret is not None,
+        "redirect_uris": list(c.redirect_uris),
+        "allow_loopback": c.allow_loopback,
+        "name": c.name,
+    }
+
+
+def _register_client(emu: Emulator, body: JSON) -> OAuthClient:
+    client_id = body.get("client_id")
+    uris = body.get("redirect_uris", [])
+    secret = body.get("client_secret")
+    if not isinstance(client_id, str) or not client_id:
+        raise _err(400, "client_id required")
+    if not isinstance(uris, list) or not all(isinstance(u, str) and u for u in uris):
+        raise _err(400, "redirect_uris must be a list of URIs")
+    if secret is not None and not isinstance(secret, str):
+        raise _err(400, "client_secret must be a string or null (a public client)")
+    client = OAuthClient(
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uris=list(uris),
+        allow_loopback=bool(body.get("allow_loopback", False)),
+        name=str(body.get("name") or "meetsync (emulated)"),
+    )
+    emu.oauth_clients[client_id] = client
+    return client
+
+
+def _grant_view(emu: Emulator, g: Grant) -> JSON:
+    """A grant without its tokens: who, which client, which scopes, whether revoked."""
+    now = emu.clock.now()
+    live = sum(1 for a in emu.access_tokens.values() if a.grant_id == g.id and a.expires > now)
+    return {
+        "id": g.id,
+        "email": g.email,
+        "sub": oauth.user_sub(g.email),
+        "source": g.source,
+        "client_id": g.client_id,
+        "scopes": g.scopes,
+        "created": g.created,
+        "has_refresh_token": g.refresh_token is not None,
+        "live_access_tokens": live,
+        "revoked": g.revoked,
+        "revoked_at": g.revoked_at,
+        "revoked_by": g.revoked_by,
+    }
+
+
+def _oauth(emu: Emulator, req: Request, method: str, parts: list[str]) -> Response:
+    what = parts[0]
+    with emu.lock:
+        if what == "clients":
+            if len(parts) == 1 and method == "POST":
+                return json_response(_client_view(_register_client(emu, _body(req))))
+            if len(parts) == 1 and method == "GET":
+                return json_response([_client_view(c) for c in emu.oauth_clients.values()])
+            if len(parts) == 2 and method == "DELETE":
+                if emu.oauth_clients.pop(parts[1], None) is None:
+                    raise _err(404, f"no client {parts[1]}")
+                return json_response({"deleted": parts[1]})
+        if what == "consent" and len(parts) == 1:
+            if method == "POST":
+                wanted = _body(req).get("grant_scopes")
+                if wanted is not None and (
+                    not isinstance(wanted, list) or not all(isinstance(s, str) for s in wanted)
+                ):
+                    raise _err(400, "grant_scopes must be a list of scopes or null")
+                emu.next_consent_scopes = (
+                    None if wanted is None else [scopes.normalise(s) for s in wanted]
+                )
+            return json_response({"grant_scopes": emu.next_consent_scopes})
+        if what == "grants":
+            if len(parts) == 1 and method == "GET":
+                email = req.q("email")
+                return json_response(
+                    [
+                        _grant_view(emu, g)
+                        for g in emu.grants.values()
+                        if email is None or g.email == email
+                    ]
+                )
+            if len(parts) == 3 and parts[2] == "revoke" and method == "POST":
+                grant = emu.grants.get(parts[1])
+                if grant is None:
+                    raise _err(404, f"no grant {parts[1]}")
+                oauth.revoke_grant(emu, grant, "user revoked")
+                return json_response(_grant_view(emu, grant))
+        if what == "keys":
+            if len(parts) == 2 and parts[1] == "rotate" and method == "POST":
+                emu.id_token_keys.rotate()
+            if len(parts) == 1 or (parts[1:] == ["rotate"] and method == "POST"):
+                keys = emu.id_token_keys.keys
+                return json_response({"current": keys[0].kid, "kids": [k.kid for k in keys]})
     raise _err(404, f"unknown control endpoint {method} {req.path}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from emulator import calendar, control, meet, oauth
+from emulator import calendar, control, meet, oauth, signin
 from emulator.errors import ApiError, calendar_error, error_for_api, meet_error
 from emulator.state import Emulator
 from emulator.wire import JSON, Request, Response, json_response
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 _SIGN_JWT = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):signJwt$")
 _REASONS = {200: "OK", 204: "No Content", 304: "Not Modified"}
+_SECRET_PARAMS = frozenset({"token", "code", "access_token", "refresh_token"})
+"""Query parameters that carry credentials (``/revoke?token=``): redacted in the log."""
 
 
 def classify(path: str) -> str | None:
@@ -32,7 +34,7 @@ def classify(path: str) -> str | None:
         return "calendar"
     if path.startswith("/v2/"):
         return "meet"
-    if path == "/token":
+    if path == "/token" or path in signin.PATHS:
         return "oauth"
     if _SIGN_JWT.match(path):
         return "iam"
@@ -96,7 +98,9 @@ def dispatch(emu: Emulator, req: Request) -> Response:
         if api is None:
             raise calendar_error(404)
         _apply_faults(emu, req, api)
-        if api == "oauth":
+        if api == "oauth" and req.path in signin.PATHS:
+            resp, user = signin.handle(emu, req)
+        elif api == "oauth":
             resp, user = oauth.token_endpoint(emu, req)
         elif api == "iam":
             match = _SIGN_JWT.match(req.path)
@@ -119,7 +123,10 @@ def dispatch(emu: Emulator, req: Request) -> Response:
     entry: JSON = {
         "method": req.method,
         "path": req.path,
-        "query": {k: v[-1] if len(v) == 1 else v for k, v in req.query.items()},
+        "query": {
+            k: "<redacted>" if k in _SECRET_PARAMS else v[-1] if len(v) == 1 else v
+            for k, v in req.query.items()
+        },
         "user": user,
         "api": api,
         "status": resp.status,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock
+from emulator.jwks import KeyRing
 from emulator.push import PushDispatcher
 from emulator.scheduler import Scheduler
 
@@ -26,7 +27,12 @@ DEFAULT_CONFIG: JSON = {
     "channel_max_ttl_seconds": 2_592_000,
     "sync_token_max_age_seconds": None,
     "access_token_ttl_seconds": 3600,
+    "authorization_code_ttl_seconds": 600,
+    "id_token_issuer": "https://accounts.google.com",
 }
+
+DEFAULT_CLIENT_ID = "emulator-client.apps.googleusercontent.com"
+DEFAULT_CLIENT_SECRET = "emulator-client-secret"
 
 
 @dataclass
@@ -92,6 +98,80 @@ class AccessToken:
     email: str
     expires: float
     scope: str
+    grant_id: str | None = None
+    """The grant (refresh token or sign-in) it was minted from; None for delegation and
+    control-API tokens. Revoking the grant kills the token."""
+
+
+@dataclass
+class OAuthClient:
+    """A registered OAuth client (the sign-in flow checks it; refresh of control-API
+    tokens and delegation accept any client, as they always have)."""
+
+    client_id: str
+    client_secret: str | None
+    """None: a public client, no secret checked at /token."""
+    redirect_uris: list[str] = field(default_factory=list)
+    allow_loopback: bool = False
+    """Also accept any ``http://127.0.0.1|localhost|[::1]:PORT/...`` (Google's rule for
+    desktop-app clients)."""
+    name: str = "meetsync (emulated)"
+
+
+@dataclass
+class AuthRequest:
+    """A consent page being shown: the validated authorization request."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    scopes: list[str]
+    state: str | None
+    access_type: str
+    prompt: list[str]
+    include_granted_scopes: bool
+    login_hint: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    nonce: str | None
+    created: float
+
+
+@dataclass
+class AuthCode:
+    """An authorization code: single use, short-lived, bound to client, redirect and PKCE."""
+
+    code: str
+    client_id: str
+    redirect_uri: str
+    email: str
+    scopes: list[str]
+    offline: bool
+    force_consent: bool
+    code_challenge: str | None
+    code_challenge_method: str | None
+    nonce: str | None
+    expires: float
+    used: bool = False
+
+
+@dataclass
+class Grant:
+    """A user's authorization: a sign-in (one code exchange) or a control-API refresh token."""
+
+    id: str
+    email: str
+    source: str
+    """``authorization_code`` or ``control`` (``POST /_emulator/users``)."""
+    client_id: str | None
+    """Bound client (sign-in); None: any client may refresh (control-API tokens)."""
+    scopes: list[str] | None
+    """Granted scopes; None: a control-API token, which gets whatever a refresh asks."""
+    created: float
+    refresh_token: str | None = None
+    revoked: bool = False
+    revoked_at: float | None = None
+    revoked_by: str | None = None
 
 
 @dataclass
@@ -158,13 +238,19 @@ class IssuedSecrets:
     """Tokens callers registered on watch channels: echoed in every notification."""
     signed_jwts: set[str] = field(default_factory=set)
     """signJwt results: a delegation assertion is exchangeable for an access token."""
+    authorization_codes: set[str] = field(default_factory=set)
+    """Sign-in codes; listed under ``refresh_tokens`` (a grant exchanged at /token)."""
+    id_tokens: set[str] = field(default_factory=set)
+    """ID tokens (RS256 JWTs); listed under ``signed_jwts``."""
 
     def view(self) -> JSON:
+        """Four kinds (the set existing scans and tests expect); every credential is in
+        one of them: codes with refresh tokens, ID tokens with signed JWTs."""
         return {
             "access_tokens": sorted(self.access_tokens),
-            "refresh_tokens": sorted(self.refresh_tokens),
+            "refresh_tokens": sorted(self.refresh_tokens | self.authorization_codes),
             "channel_tokens": sorted(self.channel_tokens),
-            "signed_jwts": sorted(self.signed_jwts),
+            "signed_jwts": sorted(self.signed_jwts | self.id_tokens),
         }
 
 
@@ -187,6 +273,8 @@ class Emulator:
         self.signing_key_id = secrets.token_hex(20)
         self.issued = IssuedSecrets()
         """Not cleared by `reset`: a leak scan must cover the whole process lifetime."""
+        self.id_token_keys = KeyRing()
+        """Not rotated by `reset`: relying parties cache the published keys."""
         self._clear()
 
     def _clear(self) -> None:
@@ -202,6 +290,18 @@ class Emulator:
         self.rate_limits: dict[str, RateLimit] = {}
         self.requests: list[JSON] = []
         self.seq = 0
+        self.oauth_clients: dict[str, OAuthClient] = {
+            DEFAULT_CLIENT_ID: OAuthClient(
+                DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, [], allow_loopback=True
+            )
+        }
+        self.auth_requests: dict[str, AuthRequest] = {}
+        self.auth_codes: dict[str, AuthCode] = {}
+        self.grants: dict[str, Grant] = {}
+        self.grant_by_refresh: dict[str, str] = {}
+        self.next_consent_scopes: list[str] | None = None
+        """Set by ``POST /_emulator/oauth/consent``: the next Allow grants only these
+        (plus sign-in scopes), as a user unticking boxes on the consent screen."""
 
     def start(self) -> None:
         self.scheduler.start()

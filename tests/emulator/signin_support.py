@@ -151,7 +151,11 @@ class SignIn:
         **overrides: str | None,
     ) -> dict[str, str]:
         """Consent page → click → the redirect's query (asserting it goes to redirect_uri)."""
-        params = self.auth_params(**overrides)
+        return self._authorize(self.auth_params(**overrides), button, pick, untick)
+
+    def _authorize(
+        self, params: dict[str, str], button: str, pick: str | None, untick: tuple[str, ...]
+    ) -> dict[str, str]:
         page = self.consent(**params)
         resp = self.post(page, page.submit(button, pick=pick, untick=untick))
         assert resp.status_code == 302, (resp.status_code, resp.text[:500])
@@ -171,12 +175,12 @@ class SignIn:
         data = {k: v for k, v in form.items() if v is not None}
         return self.http.post(f"{self.h.url}/token", data=data, timeout=10)
 
-    def tokens(self, **overrides: str | None) -> dict[str, Any]:
+    def tokens(self, *, untick: tuple[str, ...] = (), **overrides: str | None) -> dict[str, Any]:
         """Sign in (PKCE S256) and exchange the code: the token endpoint's answer."""
         verifier, challenge = pkce_pair()
-        redirect = self.authorize(
-            code_challenge=challenge, code_challenge_method="S256", **overrides
-        )
+        params = self.auth_params(**overrides)
+        params.update(code_challenge=challenge, code_challenge_method="S256")
+        redirect = self._authorize(params, "allow", None, untick)
         resp = self.exchange(redirect["code"], code_verifier=verifier)
         assert resp.status_code == 200, resp.text
         body: dict[str, Any] = resp.json()
@@ -194,9 +198,9 @@ class SignIn:
 
     def verify(self, token: str, audience: str = CLIENT_ID) -> dict[str, Any]:
         """google-auth's verification against the emulator's published certificates."""
-        claims = google_id_token.verify_token(  # type: ignore[no-untyped-call]
+        claims = google_id_token.verify_token(
             token,
-            AuthRequest(),  # type: ignore[no-untyped-call]
+            AuthRequest(),
             audience=audience,
             certs_url=f"{self.h.url}/oauth2/v1/certs",
         )

@@ -109,10 +109,14 @@ def test_allow_gives_a_code_whose_exchange_yields_working_tokens(h: Harness, s: 
     assert header["alg"] == "RS256"
     pems = _jwks_pems(s)
     assert header["kid"] in pems
-    decoded = jwt.decode(tokens["id_token"], certs=pems, audience=CLIENT_ID)
+    decoded = jwt.decode(  # type: ignore[no-untyped-call]
+        tokens["id_token"], certs=pems, audience=CLIENT_ID
+    )
     assert decoded["sub"] == claims["sub"]
     with pytest.raises(ValueError, match="audience"):
-        jwt.decode(tokens["id_token"], certs=pems, audience="someone-else")
+        jwt.decode(  # type: ignore[no-untyped-call]
+            tokens["id_token"], certs=pems, audience="someone-else"
+        )
 
     # the access token works like any other against Calendar and Meet
     bare = make_credentials(token=tokens["access_token"])
@@ -149,24 +153,30 @@ def test_account_chooser_lists_users_and_the_pick_signs_in(h: Harness, s: SignIn
     assert other["email"] == A and other["sub"] != claims["sub"]
     again = s.verify(s.tokens(login_hint=A)["id_token"])
     assert again["sub"] == other["sub"]  # stable per user
+    switch = s.consent(login_hint=A, prompt="select_account")
+    assert switch.ids("account-") == ["account-alice-example-com", "account-bob-example-com"]
+    assert switch.by_id("account-alice-example-com").has("checked")  # the hint, preselected
+    picked = s.post(switch, switch.submit("allow", pick="account-bob-example-com"))
+    code = query_of(picked.headers["Location"])["code"]
+    assert s.verify(s.exchange(code).json()["id_token"])["email"] == B
 
 
 def test_deny_redirects_with_access_denied(h: Harness, s: SignIn) -> None:
     h.add_user(A)
     back = s.authorize(button="deny", login_hint=A, state="xyz")
     assert back == {"error": "access_denied", "state": "xyz"}
-    assert h.control("GET", "/oauth/grants") == []
+    grants = h.control("GET", "/oauth/grants")
+    assert [g["source"] for g in grants] == ["control"]  # add_user's; none from the sign-in
 
 
 def test_codes_are_single_use_short_lived_and_bound(h: Harness, s: SignIn) -> None:
     h.add_user(A)
     verifier, challenge = pkce_pair()
-    pkce = {"code_challenge": challenge, "code_challenge_method": "S256", "login_hint": A}
 
     def error_of(resp: Any) -> tuple[int, str]:
         return resp.status_code, resp.json()["error"]
 
-    code = s.authorize(**pkce)["code"]
+    code = s.authorize(code_challenge=challenge, code_challenge_method="S256", login_hint=A)["code"]
     assert error_of(s.exchange(code, code_verifier=verifier + "x")) == (400, "invalid_grant")
     assert error_of(s.exchange(code)) == (400, "invalid_grant")  # verifier missing
     other = "http://127.0.0.1:9999/elsewhere"
@@ -191,7 +201,7 @@ def test_codes_are_single_use_short_lived_and_bound(h: Harness, s: SignIn) -> No
     }
     assert error_of(s.exchange("4/0Anonsense")) == (400, "invalid_grant")
 
-    late = s.authorize(**pkce)["code"]
+    late = s.authorize(code_challenge=challenge, code_challenge_method="S256", login_hint=A)["code"]
     h.advance(601)  # codes live 10 minutes of emulator time
     assert error_of(s.exchange(late, code_verifier=verifier)) == (400, "invalid_grant")
 
@@ -237,7 +247,11 @@ def test_registered_clients_and_redirect_uris(h: Harness, s: SignIn) -> None:
     client = h.control(
         "POST",
         "/oauth/clients",
-        {"client_id": "web.apps.googleusercontent.com", "client_secret": "sek", "redirect_uris": [web]},
+        {
+            "client_id": "web.apps.googleusercontent.com",
+            "client_secret": "sek",
+            "redirect_uris": [web],
+        },
     )
     assert client == {
         "client_id": "web.apps.googleusercontent.com",
@@ -271,9 +285,12 @@ def test_refresh_tokens_follow_access_type_and_prompt(h: Harness, s: SignIn) -> 
     assert "id_token" not in s.tokens(login_hint=A, scope=CALENDAR)  # no openid, no id_token
 
     # a sign-in's refresh token belongs to its client and its granted scopes
-    assert s.refresh(first["refresh_token"], client_id="other-client").json()["error"] == (
-        "unauthorized_client"
-    )
+    other = {"client_id": "other.apps.googleusercontent.com", "client_secret": "o"}
+    h.control("POST", "/oauth/clients", other)
+    stolen = s.refresh(first["refresh_token"], **other)
+    assert (stolen.status_code, stolen.json()["error"]) == (400, "unauthorized_client")
+    unknown = s.refresh(first["refresh_token"], client_id="nobody")
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
     assert s.refresh(first["refresh_token"], client_secret="wrong").status_code == 401
     narrower = s.refresh(first["refresh_token"], scope=CALENDAR)
     assert narrower.status_code == 200 and narrower.json()["scope"] == CALENDAR
