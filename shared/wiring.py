@@ -12,13 +12,12 @@ cryptography cost more to import than the whole server takes to start.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import uuid
 from typing import TYPE_CHECKING
 
 from shared import logs
-from shared.domain.models import ChangeSignal
+from shared.domain.models import utcnow
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from shared.services.channels import ChannelService
     from shared.services.importer import Importer
     from shared.services.meetings import MeetingService
-    from shared.services.signals import SignalService
+    from shared.services.signals import SignalService, Sweeper
     from shared.services.sync import SyncService
     from shared.services.worker import Worker
     from shared.store.firestore import Store
@@ -66,7 +65,11 @@ def publisher() -> Publisher:
 
 
 def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
-    from shared.google.credentials import DelegationProvider, RefreshTokenProvider
+    from shared.google.credentials import (
+        DelegationProvider,
+        RefreshTokenProvider,
+        StoredRefreshTokens,
+    )
 
     if s.auth_mode == "delegation":
         return DelegationProvider(
@@ -74,21 +77,11 @@ def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
             token_uri=s.oauth_token_uri,
             iam_root=s.iam_credentials_root,
         )
-    from cryptography.fernet import Fernet
-
-    fernet = Fernet(s.token_encryption_key.encode())
-
-    def lookup(email: str) -> str | None:
-        user = store.get_user(email)
-        if user is None or not user.refresh_token_enc:
-            return None
-        return fernet.decrypt(user.refresh_token_enc.encode()).decode()
-
     return RefreshTokenProvider(
         token_uri=s.oauth_token_uri,
         client_id=s.oauth_client_id,
         client_secret=s.oauth_client_secret,
-        lookup=lookup,
+        lookup=StoredRefreshTokens(store, s.token_encryption_key).lookup,
     )
 
 
@@ -152,7 +145,7 @@ def signal_service() -> SignalService:
     cache = ChannelCache(store().get_channel, ttl=settings().channel_cache_seconds)
     return SignalService(
         get_channel=cache.get,
-        publish=publisher().publish,
+        publisher=publisher(),
         topic=settings().changes_topic,
     )
 
@@ -186,15 +179,11 @@ def channel_service() -> ChannelService:
     )
 
 
-def sweep() -> list[str]:
-    """Enqueue a sync of every watched calendar; returns their keys."""
-    now = dt.datetime.now(dt.UTC)
-    keys = []
-    for state in store().watched_calendars():
-        signal = ChangeSignal(state.key, "", 0, "sweep", now)
-        signal_service().publish(signal)
-        keys.append(state.key)
-    return keys
+@functools.cache
+def sweeper() -> Sweeper:
+    from shared.services.signals import Sweeper
+
+    return Sweeper(calendars=store(), signals=signal_service(), now=utcnow)
 
 
 def event_source() -> str:
@@ -222,3 +211,15 @@ def importer() -> Importer:
     from shared.services.importer import Importer
 
     return Importer(calendar=calendar(), store=store())
+
+
+if TYPE_CHECKING:
+    from shared.domain.imports import ImportItem
+
+
+def parse_ics(raw: bytes) -> list[ImportItem]:
+    """The events of an uploaded .ics file, or a Refusal saying where it is malformed.
+    `shared.ics` is imported here, on the first import request: icalendar is slow to import."""
+    from shared import ics
+
+    return ics.parse_ics(raw)

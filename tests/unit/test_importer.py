@@ -1,4 +1,7 @@
-"""iCalendar parsing (malformed files say where) and the import rules, with a fake Calendar."""
+"""The import rules of the Importer service (idempotent re-import, exceptions onto their
+instances, events the parser could not read reported alone), with a fake Calendar.
+
+The files are parsed with `shared.ics`; its own rules are tested in test_ics.py."""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from shared.domain.models import Meeting, User
+from shared import ics
 from shared.domain.errors import NotFoundError
+from shared.domain.imports import ImportItem
+from shared.domain.models import User
 from shared.services import importer as imp
 
 Json = dict[str, Any]
@@ -50,71 +55,6 @@ TRANSP:TRANSPARENT
 END:VEVENT
 END:VCALENDAR
 """
-
-
-def test_parse_masters_exceptions_and_all_day() -> None:
-    items = imp.parse_ics(ICS.encode())
-    weekly, moved, lunch, holiday = items
-    assert weekly.body["start"] == {
-        "dateTime": "2026-12-07T10:00:00+01:00",
-        "timeZone": "Europe/Berlin",
-    }
-    assert weekly.body["recurrence"] == [
-        "RRULE:FREQ=WEEKLY;COUNT=4",
-        "EXDATE;TZID=Europe/Berlin:20261221T100000",
-    ]
-    assert weekly.body["organizer"] == {"email": "alice@example.com", "displayName": "Alice"}
-    assert weekly.body["attendees"] == [
-        {
-            "email": "bob@example.com",
-            "displayName": "Bob",
-            "optional": True,
-            "responseStatus": "accepted",
-        }
-    ]
-    assert moved.recurrence_id == "20261214T090000Z" and moved.uid == weekly.uid
-    assert "recurrence" not in moved.body
-    assert lunch.body["start"] == {"dateTime": "2026-12-08T12:00:00Z"}
-    assert lunch.body["description"] == "long folded line"
-    assert holiday.body["start"] == {"date": "2026-12-24"} and holiday.body["end"] == {
-        "date": "2026-12-25"
-    }
-    assert holiday.body["transparency"] == "transparent"
-    assert [i.line for i in items] == [5, 15, 22, 30]
-
-
-@pytest.mark.parametrize(
-    ("text", "where"),
-    [
-        ("", "empty"),
-        ("garbage\n", "line 1"),
-        ("BEGIN:VEVENT\nEND:VEVENT\n", "line 1"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nno colon here\nEND:VEVENT\nEND:VCALENDAR\n",
-         "line 4"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nEND:VCALENDAR\n", "line 4"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\n", "line 1"),
-        ("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n", "no VEVENT"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:2026xx\nEND:VEVENT\nEND:VCALENDAR\n",
-         "line 2"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n",
-         "no UID"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nEND:VEVENT\nEND:VCALENDAR\n", "no DTSTART"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260102T100000Z\nDTEND:20260101T100000Z\n"
-         "END:VEVENT\nEND:VCALENDAR\n", "DTEND is before"),
-        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\n"
-         "BEGIN:VEVENT\nUID:1\nDTSTART:20260101T100000Z\nEND:VEVENT\nEND:VCALENDAR\n",
-         "appears twice"),
-    ],
-)  # fmt: skip
-def test_malformed_files_say_where(text: str, where: str) -> None:
-    with pytest.raises(imp.MalformedCalendar) as info:
-        imp.parse_ics(text.encode())
-    assert where in str(info.value)
-
-
-def test_not_utf8() -> None:
-    with pytest.raises(imp.MalformedCalendar, match="UTF-8"):
-        imp.parse_ics(b"BEGIN:VCALENDAR\n\xff\xfe")
 
 
 class FakeCalendar:
@@ -162,23 +102,17 @@ class FakeStore:
     def get_user(self, email: str) -> User | None:
         return self.users.get(email)
 
+    def put_user(self, user: User) -> None:
+        self.users[user.email] = user
+
     def set_user_status(self, email: str, status: str) -> None:
         self.users[email].status = status
-
-    def get_meeting(self, meeting_id: str) -> Meeting | None:
-        return None
-
-    def create_meeting(self, meeting: Meeting) -> tuple[Meeting, bool]:
-        raise AssertionError
-
-    def update_meeting(self, meeting_id: str, change: Any) -> Meeting | None:
-        raise AssertionError
 
 
 def test_import_twice_updates_and_never_duplicates() -> None:
     cal = FakeCalendar()
     runner = imp.Importer(calendar=cal, store=FakeStore())
-    items = imp.parse_ics(ICS.encode())
+    items = ics.parse_ics(ICS.encode())
     first = runner.run("alice@example.com", "primary", items)
     assert [(r["uid"], r["status"]) for r in first] == [
         ("weekly@example.com", "imported"),
@@ -199,14 +133,46 @@ def test_exception_without_an_occurrence_fails_alone() -> None:
         "RECURRENCE-ID;TZID=Europe/Berlin:20261214T100000", "RECURRENCE-ID:20270101T000000Z"
     )
     results = imp.Importer(calendar=FakeCalendar(), store=FakeStore()).run(
-        "alice@example.com", "primary", imp.parse_ics(text.encode())
+        "alice@example.com", "primary", ics.parse_ics(text.encode())
     )
     failed = [r for r in results if r["status"] == "failed"]
     assert len(failed) == 1 and "RECURRENCE-ID" in failed[0]["error"]
 
 
-def test_unknown_user_is_refused() -> None:
-    from shared.services.meetings import UnknownOrganizer
+def test_an_event_the_parser_could_not_read_fails_alone_without_calendar_calls() -> None:
+    cal = FakeCalendar()
+    bad = ImportItem(
+        uid="weekly@example.com",
+        line=15,
+        body={},
+        recurrence_id="20261214T100000",
+        error="line 15: VEVENT 'weekly@example.com': RECURRENCE-ID: unknown time zone 'X'",
+    )
+    good = [i for i in ics.parse_ics(ICS.encode()) if not i.recurrence_id]
+    results = imp.Importer(calendar=cal, store=FakeStore()).run(
+        "alice@example.com", "primary", [bad, *good]
+    )
+    assert [(r["uid"], r["status"]) for r in results] == [
+        ("weekly@example.com", "imported"),
+        ("lunch@example.com", "imported"),
+        ("holiday@example.com", "imported"),
+        ("weekly@example.com", "failed"),
+    ]
+    assert results[3] == {
+        "uid": "weekly@example.com",
+        "status": "failed",
+        "eventId": None,
+        "error": bad.error,
+        "recurrenceId": "20261214T100000",
+    }
+    assert len(cal.events) == 3  # the three masters; nothing patched for the failed exception
 
-    with pytest.raises(UnknownOrganizer):
-        imp.Importer(calendar=FakeCalendar(), store=FakeStore()).run("x@example.com", "primary", [])
+
+def test_unknown_user_is_refused_before_any_calendar_call() -> None:
+    cal = FakeCalendar()
+    # The refusal's type is being moved to shared.domain.refusals; its message is the contract.
+    with pytest.raises(Exception, match=r"x@example\.com is not a user of this product"):
+        imp.Importer(calendar=cal, store=FakeStore()).run(
+            "x@example.com", "primary", ics.parse_ics(ICS.encode())
+        )
+    assert cal.events == {}
