@@ -227,10 +227,10 @@ def _raw(
 
 
 BAD: list[tuple[str, Any, int, str | None]] = [
-    ("malformed json", b"{nope", 400, None),
+    ("malformed json", b"{nope", 400, "body"),
     ("wrong content type", ("text/plain", json.dumps(BODY).encode()), 415, "Content-Type"),
     ("wrong method", ("PUT", json.dumps(BODY).encode()), 405, "method"),
-    ("too big", {**BODY, "description": "x" * 70_000}, 413, None),
+    ("too big", {**BODY, "description": "x" * 70_000}, 413, "body"),
     ("missing summary", {k: v for k, v in BODY.items() if k != "summary"}, 400, "summary"),
     ("malformed start", {**BODY, "start": "2026-12-01 10:00"}, 400, "start"),
     ("end not after start", {**BODY, "end": BODY["start"]}, 400, "end"),
