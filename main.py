@@ -15,28 +15,34 @@ from typing import TYPE_CHECKING, Any
 from shared.http import json_http_errors
 
 if TYPE_CHECKING:
+    from functions.connect import connect
     from functions.create_meeting import create_meeting
     from functions.import_events import import_events
     from functions.renew_channels import renew_channels
     from functions.sync_worker import sync_worker
+    from functions.users import users
     from functions.watch_calendar import watch_calendar
     from functions.webhook import calendar_webhook
 
 __all__ = [
     "calendar_webhook",
+    "connect",
     "create_meeting",
     "import_events",
     "renew_channels",
     "sync_worker",
+    "users",
     "watch_calendar",
 ]
 
 _MODULES = {
     "calendar_webhook": "functions.webhook",
+    "connect": "functions.connect",
     "create_meeting": "functions.create_meeting",
     "import_events": "functions.import_events",
     "renew_channels": "functions.renew_channels",
     "sync_worker": "functions.sync_worker",
+    "users": "functions.users",
     "watch_calendar": "functions.watch_calendar",
 }
 """Entry point → the module that defines it."""

@@ -1,10 +1,13 @@
 """`make demo`: the main job, end to end, on the local stack.
 
-Starts the stack, watches a demo user's calendar, asks create_meeting for a Meet
-link, then acts as the user in Google Calendar (through the workspace emulator):
-moves the meeting, renames it, cancels it. Each change is followed to the
-meeting record and to the `meeting-events` stream, with the time it took; the
-cancellation must end the running conference. Exits 0 only if all of it happened.
+Starts the stack; a demo user connects their Google account through the sign-in
+flow over plain HTTP (GET /connect, the workspace emulator's consent page, Allow,
+the callback), which stores their refresh token and watches their primary calendar;
+then create_meeting makes a Meet link for them, and the demo acts as the user in
+Google Calendar (through the workspace emulator): moves the meeting, renames it,
+cancels it. Each change is followed to the meeting record and to the `meeting-events`
+stream, with the time it took; the cancellation must end the running conference.
+Exits 0 only if all of it happened.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from devstack.browser import Browser, query_of
 from devstack.driver import Env, types_for
 from devstack.stack import Stack, StackError
 from shared.domain.models import Meeting
@@ -50,11 +54,26 @@ def run(stack: Stack) -> list[tuple[str, float]]:
     env = Env(stack)
     timings: list[tuple[str, float]] = []
     try:
-        _step(f"watch {USER}'s primary calendar")
+        _step(f"{USER} connects their Google account (Google sign-in, no browser: HTTP)")
+        subscription = env.subscribe()
+        browser = Browser(stack)
+        consent = browser.authorize(login_hint=USER)
+        print(f"   GET /connect → 302 to the consent screen {consent.split('?')[0]}")
+        callback = browser.click(browser.consent(consent), "allow")
+        print(f"   Allow → 302 to {callback.split('?')[0]} (scopes: {query_of(callback)['scope']})")
+        page = browser.get(callback)
+        if page.status_code != 200 or 'id="connected"' not in page.text:
+            raise AssertionError(f"the callback answered {page.status_code}: {page.text[:300]}")
+        connected = env.call("users", "GET", f"/users/{USER}").json()
+        print(f"   {USER} is {connected['status']}, auth mode {connected['authMode']}")
+        events: list[dict[str, Any]] = env.events_until(
+            subscription, lambda seen: any(e["type"] == "user.connected" for e in seen)
+        )
+        print(f"   event user.connected id={events[-1]['id'][:12]}…")
+
+        _step(f"{USER}'s primary calendar is watched (the connect did it)")
         watched = env.watch(USER)
         print(f"   channel {watched['channelId']} until {watched['expiration']}")
-        subscription = env.subscribe()
-        events: list[dict[str, Any]] = []
 
         _step("create a meeting with a Meet link (create_meeting)")
         began = time.monotonic()

@@ -9,9 +9,11 @@ in the cloud; and everything started is stopped on exit or on a failed start.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -41,6 +43,8 @@ FUNCTIONS: tuple[str, ...] = (
     "watch_calendar",
     "renew_channels",
     "import_events",
+    "users",
+    "connect",
 )
 TOPICS = ("calendar-changes", "calendar-changes-dead-letter", "meeting-events")
 WORKER_SUBSCRIPTION = "sync-worker"
@@ -48,6 +52,10 @@ DEAD_LETTER_SUBSCRIPTION = "calendar-changes-dead-letter"
 EVENTS_SUBSCRIPTION = "meeting-events-observer"
 DEMO_USERS = ("alice@example.com", "bob@example.com")
 DELEGATION_SA = "meetsync-delegation@meetsync-local.iam.gserviceaccount.com"
+OAUTH_CLIENT_ID = "meetsync-local.apps.googleusercontent.com"
+"""The OAuth client the stack registers with the workspace emulator for Google sign-in."""
+RETURN_TO_ALLOWED = "https://app.meetsync.test/settings"
+"""Where the local connect flow may send a browser back to (nothing serves it)."""
 START_TIMEOUT = 90.0
 
 
@@ -168,6 +176,14 @@ class Stack:
     function_urls: dict[str, str] = field(default_factory=dict)
     users: list[dict[str, str]] = field(default_factory=list)
     started_in: float = 0.0
+    oauth_secrets: dict[str, str] = field(
+        default_factory=lambda: {
+            "OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
+            "TOKEN_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "STATE_SIGNING_KEY": secrets.token_urlsafe(32),
+        }
+    )
+    """Secret settings of this stack, fresh per stack (the leak scan looks for them)."""
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -197,6 +213,7 @@ class Stack:
         if not self.function_urls:
             self._start_functions()
             self.create_worker_subscription()
+            self.register_oauth_client()
 
     def stop(self) -> None:
         procs = list(self.procs.values())
@@ -267,10 +284,15 @@ class Stack:
             "GOOGLE_CLOUD_PROJECT": self.project,
             "FIRESTORE_EMULATOR_HOST": self.firestore_host,
             "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+            # both modes at once: delegation is the default (the seeded users), and users
+            # may connect themselves with Google sign-in (refresh_token mode)
             "AUTH_MODE": "delegation",
             "DELEGATION_SERVICE_ACCOUNT": DELEGATION_SA,
+            "OAUTH_CLIENT_ID": OAUTH_CLIENT_ID,
+            "CONNECT_RETURN_TO_ALLOWLIST": RETURN_TO_ALLOWED,
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            **self.oauth_secrets,
         }
         if self.workspace_url:
             env.update(
@@ -279,10 +301,15 @@ class Stack:
                     "MEET_API_ROOT": f"{self.workspace_url}/",
                     "OAUTH_TOKEN_URI": f"{self.workspace_url}/token",
                     "IAM_CREDENTIALS_ROOT": f"{self.workspace_url}/",
+                    "OAUTH_AUTH_URI": f"{self.workspace_url}/o/oauth2/v2/auth",
+                    "OAUTH_REVOKE_URI": f"{self.workspace_url}/revoke",
+                    "OAUTH_CERTS_URI": f"{self.workspace_url}/oauth2/v3/certs",
                 }
             )
         if "calendar_webhook" in self.function_urls:
             env["WEBHOOK_URL"] = self.function_urls["calendar_webhook"]
+        if "connect" in self.function_urls:
+            env["OAUTH_REDIRECT_URI"] = self.redirect_uri
         env.update(self.extra_env)
         return env
 
@@ -440,8 +467,31 @@ class Stack:
         if status >= 300:
             raise StackError(f"firestore reset: {status} {text[:200]!r}")
 
+    @property
+    def redirect_uri(self) -> str:
+        """The connect function's callback: Google sends the browser back there."""
+        return f"{self.function_urls['connect']}/oauth/callback"
+
+    def register_oauth_client(self) -> None:
+        """Register the product's OAuth client, with exactly its redirect URI, with the
+        workspace emulator (as one does in Google's console). Done again after an emulator
+        reset, which forgets clients."""
+        if not self.workspace_url or "connect" not in self.function_urls:
+            return
+        client = {
+            "client_id": OAUTH_CLIENT_ID,
+            "client_secret": self.oauth_secrets["OAUTH_CLIENT_SECRET"],
+            "redirect_uris": [self.redirect_uri],
+            "name": "meetsync (local)",
+        }
+        status, body = http("POST", f"{self.workspace_url}/_emulator/oauth/clients", client)
+        if status >= 300:
+            raise StackError(f"registering the OAuth client: {status} {body[:200]!r}")
+
     def seed_users(self, emails: Sequence[str] = DEMO_USERS) -> None:
-        """Create demo users in the workspace emulator and register them in the product."""
+        """Create demo users in the workspace emulator and register them in the product
+        (for delegation); register the OAuth client (after a reset of the emulator)."""
+        self.register_oauth_client()
         self.users = []
         with _env(self.function_env()):
             store = Store(firestore_client(self.project, "(default)"))

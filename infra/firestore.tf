@@ -1,4 +1,5 @@
-# Firestore (native mode). Collections: users, calendars, channels, meetings.
+# Firestore (native mode). Collections: users, calendars, channels, meetings, and
+# connect_states (one per used sign-in state, for single use; purged by TTL).
 resource "google_firestore_database" "main" {
   count = var.create_firestore_database ? 1 : 0
 
@@ -73,6 +74,17 @@ resource "google_firestore_field" "channels_purge_at" {
 
   ttl_config {}
   # A TTL timestamp is never queried: no single-field index for it.
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
+
+resource "google_firestore_field" "connect_states_purge_at" {
+  database   = var.firestore_database
+  collection = "connect_states"
+  field      = "purge_at"
+
+  ttl_config {}
   index_config {}
 
   depends_on = [google_firestore_database.main]

@@ -5,7 +5,8 @@
 #   policy and dead letter are ours); functions-framework turns the Pub/Sub push
 #   body into the CloudEvent its @cloud_event signature expects.
 # - renew-channels is called by the Cloud Scheduler jobs in scheduler.tf.
-# - calendar-webhook is the only public function (Google pushes to it).
+# - calendar-webhook and connect are the only public functions: Google pushes to
+#   the webhook, and users' browsers open connect (Google sign-in).
 # - the others are called by clients or operators holding run.invoker.
 locals {
   functions = {
@@ -66,7 +67,7 @@ locals {
       max_instances = var.max_instances.renew_channels
       ingress       = "ALLOW_INTERNAL_ONLY"
       firestore     = "roles/datastore.user"
-      publishes     = ["calendar-changes"]
+      publishes     = ["calendar-changes", "meeting-events"]
       acts_as_users = true
       invokers      = { scheduler = "serviceAccount:${google_service_account.scheduler.email}" }
     }
@@ -82,6 +83,31 @@ locals {
       acts_as_users = true
       invokers      = { for m in var.import_events_invokers : m => m }
     }
+    users = {
+      entry_point   = "users"
+      description   = "Operator endpoint: registers users for domain-wide delegation, shows their status, disconnects them."
+      memory        = "256Mi"
+      timeout       = 300
+      max_instances = var.max_instances.users
+      ingress       = var.private_ingress
+      firestore     = "roles/datastore.user"
+      publishes     = ["calendar-changes", "meeting-events"]
+      acts_as_users = true
+      invokers      = { for m in var.operator_members : m => m }
+    }
+    connect = {
+      entry_point   = "connect"
+      description   = "Users connect their Google account (Google sign-in): consent redirect and OAuth callback."
+      memory        = "256Mi"
+      timeout       = 60
+      max_instances = var.max_instances.connect
+      ingress       = "ALLOW_ALL"
+      firestore     = "roles/datastore.user"
+      publishes     = ["calendar-changes", "meeting-events"]
+      acts_as_users = true
+      # Public: the allUsers binding is google_cloud_run_service_iam_member.connect_public.
+      invokers = {}
+    }
   }
 
   # The webhook's address is derived, not read from the function, so that every
@@ -89,43 +115,63 @@ locals {
   # a gen2 function always answers on https://REGION-PROJECT.cloudfunctions.net/NAME.
   function_names = { for key, _ in local.functions : key => "${var.name_prefix}-${key}" }
   webhook_url    = var.webhook_url != "" ? var.webhook_url : "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.function_names["calendar-webhook"]}"
+  # Registered by hand on the OAuth client in Google's console (output oauth_redirect_uri).
+  connect_url        = var.connect_url != "" ? trimsuffix(var.connect_url, "/") : "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.function_names["connect"]}"
+  oauth_redirect_uri = "${local.connect_url}/oauth/callback"
+
+  # Which auth modes users may have: delegation unless turned off (the default mode
+  # needs it), Google sign-in (refresh_token) as soon as there is an OAuth client.
+  delegation_enabled = var.enable_delegation || var.auth_mode == "delegation"
+  sign_in_enabled    = var.oauth_client_id != ""
 
   # Every variable shared/settings.py reads, except the secrets below. A null
   # value is left unset so that the code's default applies.
   function_env = {
-    GOOGLE_CLOUD_PROJECT       = var.project_id
-    AUTH_MODE                  = var.auth_mode
-    DELEGATION_SERVICE_ACCOUNT = var.auth_mode == "delegation" ? google_service_account.delegation[0].email : null
-    OAUTH_CLIENT_ID            = var.oauth_client_id == "" ? null : var.oauth_client_id
-    CALENDAR_API_ROOT          = var.api_roots.calendar
-    MEET_API_ROOT              = var.api_roots.meet
-    OAUTH_TOKEN_URI            = var.api_roots.oauth_token
-    IAM_CREDENTIALS_ROOT       = var.api_roots.iam_credentials
-    FIRESTORE_DATABASE         = var.firestore_database
-    CHANGES_TOPIC              = google_pubsub_topic.topic["calendar-changes"].name
-    MEETING_EVENTS_TOPIC       = google_pubsub_topic.topic["meeting-events"].name
-    WEBHOOK_URL                = local.webhook_url
-    CHANNEL_TTL_SECONDS        = var.tuning.channel_ttl_seconds
-    RENEW_WINDOW_SECONDS       = var.tuning.renew_window_seconds
-    CHANNEL_OVERLAP_SECONDS    = var.tuning.channel_overlap_seconds
-    CHANNEL_CACHE_SECONDS      = var.tuning.channel_cache_seconds
-    FULL_SYNC_DAYS             = var.tuning.full_sync_days
-    LEASE_SECONDS              = var.tuning.lease_seconds
-    SYNC_SETTLE_SECONDS        = var.tuning.sync_settle_seconds
-    MAX_MESSAGE_AGE_SECONDS    = var.tuning.max_message_age_seconds
-    API_RETRIES                = var.tuning.api_retries
-    CONFERENCE_WAIT_SECONDS    = var.tuning.conference_wait_seconds
-    MAX_ATTENDEES              = var.tuning.max_attendees
-    MAX_BODY_BYTES             = var.tuning.max_body_bytes
-    LOG_LEVEL                  = var.log_level
+    GOOGLE_CLOUD_PROJECT        = var.project_id
+    AUTH_MODE                   = var.auth_mode
+    DELEGATION_SERVICE_ACCOUNT  = local.delegation_enabled ? google_service_account.delegation[0].email : null
+    OAUTH_CLIENT_ID             = local.sign_in_enabled ? var.oauth_client_id : null
+    CALENDAR_API_ROOT           = var.api_roots.calendar
+    MEET_API_ROOT               = var.api_roots.meet
+    OAUTH_TOKEN_URI             = var.api_roots.oauth_token
+    IAM_CREDENTIALS_ROOT        = var.api_roots.iam_credentials
+    OAUTH_AUTH_URI              = var.api_roots.oauth_auth
+    OAUTH_REVOKE_URI            = var.api_roots.oauth_revoke
+    OAUTH_CERTS_URI             = var.api_roots.oauth_certs
+    OAUTH_REDIRECT_URI          = local.sign_in_enabled ? local.oauth_redirect_uri : null
+    CONNECT_RETURN_TO_ALLOWLIST = length(var.connect_return_to_allowlist) > 0 ? join(" ", var.connect_return_to_allowlist) : null
+    CONNECT_WATCHES_PRIMARY     = var.connect_watches_primary
+    CONNECT_STATE_TTL_SECONDS   = var.tuning.connect_state_ttl_seconds
+    FIRESTORE_DATABASE          = var.firestore_database
+    CHANGES_TOPIC               = google_pubsub_topic.topic["calendar-changes"].name
+    MEETING_EVENTS_TOPIC        = google_pubsub_topic.topic["meeting-events"].name
+    WEBHOOK_URL                 = local.webhook_url
+    CHANNEL_TTL_SECONDS         = var.tuning.channel_ttl_seconds
+    RENEW_WINDOW_SECONDS        = var.tuning.renew_window_seconds
+    CHANNEL_OVERLAP_SECONDS     = var.tuning.channel_overlap_seconds
+    CHANNEL_CACHE_SECONDS       = var.tuning.channel_cache_seconds
+    FULL_SYNC_DAYS              = var.tuning.full_sync_days
+    LEASE_SECONDS               = var.tuning.lease_seconds
+    SYNC_SETTLE_SECONDS         = var.tuning.sync_settle_seconds
+    MAX_MESSAGE_AGE_SECONDS     = var.tuning.max_message_age_seconds
+    API_RETRIES                 = var.tuning.api_retries
+    CONFERENCE_WAIT_SECONDS     = var.tuning.conference_wait_seconds
+    MAX_ATTENDEES               = var.tuning.max_attendees
+    MAX_BODY_BYTES              = var.tuning.max_body_bytes
+    LOG_LEVEL                   = var.log_level
   }
   function_env_set = { for name, value in local.function_env : name => tostring(value) if value != null }
 
-  # Secret variables: environment name => Secret Manager secret id. Deployed only
-  # in refresh_token mode (delegation needs no secret). Every function gets them
-  # because Settings.from_env() checks them in that mode wherever it runs.
-  secret_env          = { OAUTH_CLIENT_SECRET = var.oauth_client_secret_secret_id, TOKEN_ENCRYPTION_KEY = var.token_encryption_key_secret_id }
-  secret_env_deployed = var.auth_mode == "refresh_token" ? local.secret_env : {}
+  # Secret variables: environment name => Secret Manager secret id. Deployed whenever
+  # Google sign-in can be used (an OAuth client is set): refresh_token users may then
+  # exist, and every function that acts as users may act as one of them. Delegation
+  # needs no secret.
+  secret_env = {
+    OAUTH_CLIENT_SECRET  = var.oauth_client_secret_secret_id
+    TOKEN_ENCRYPTION_KEY = var.token_encryption_key_secret_id
+    STATE_SIGNING_KEY    = var.state_signing_key_secret_id
+  }
+  secret_env_deployed = local.sign_in_enabled ? local.secret_env : {}
 }
 
 resource "google_cloudfunctions2_function" "fn" {
@@ -175,7 +221,7 @@ resource "google_cloudfunctions2_function" "fn" {
   lifecycle {
     precondition {
       condition     = var.auth_mode != "refresh_token" || var.oauth_client_id != ""
-      error_message = "auth_mode = refresh_token needs oauth_client_id (and the two secrets, see README)."
+      error_message = "auth_mode = refresh_token needs oauth_client_id (and the three secrets, see README)."
     }
   }
 
@@ -207,13 +253,24 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   member   = each.value.member
 }
 
-# The one public binding: Google Calendar pushes notifications without credentials;
+# The two public bindings. Google Calendar pushes notifications without credentials;
 # the webhook authenticates each one by its channel id and channel token.
 resource "google_cloud_run_service_iam_member" "webhook_public" {
   #checkov:skip=CKV_GCP_102:Google Calendar pushes notifications without credentials; the webhook authenticates each by channel id and channel token.
   project  = var.project_id
   location = var.region
   service  = google_cloudfunctions2_function.fn["calendar-webhook"].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Users' browsers open connect (Google sign-in) without Google Cloud credentials; the
+# flow is protected by its signed, browser-bound, single-use state and PKCE.
+resource "google_cloud_run_service_iam_member" "connect_public" {
+  #checkov:skip=CKV_GCP_102:Users' browsers open the Google sign-in flow without credentials; each callback is checked by its signed, cookie-bound, single-use state, PKCE and the verified ID token.
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.fn["connect"].service_config[0].service
   role     = "roles/run.invoker"
   member   = "allUsers"
 }

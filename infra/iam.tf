@@ -41,9 +41,10 @@ resource "google_pubsub_topic_iam_member" "publisher" {
 # Domain-wide delegation without key files: the functions that act as users sign
 # the delegation JWT through IAM Credentials signJwt on this account. It holds no
 # role of its own; its client id (output delegation_client_id) is authorised in
-# the Workspace admin console with the Calendar and Meet scopes.
+# the Workspace admin console with the Calendar and Meet scopes. Made whenever
+# delegation users may exist (local.delegation_enabled), beside sign-in users.
 resource "google_service_account" "delegation" {
-  count = var.auth_mode == "delegation" ? 1 : 0
+  count = local.delegation_enabled ? 1 : 0
 
   account_id   = "${var.name_prefix}-delegation"
   display_name = "${var.name_prefix} domain-wide delegation"
@@ -51,7 +52,7 @@ resource "google_service_account" "delegation" {
 }
 
 resource "google_service_account_iam_member" "delegation_signer" {
-  for_each = var.auth_mode == "delegation" ? { for fn, cfg in local.functions : fn => cfg if cfg.acts_as_users } : {}
+  for_each = local.delegation_enabled ? { for fn, cfg in local.functions : fn => cfg if cfg.acts_as_users } : {}
 
   service_account_id = google_service_account.delegation[0].name
   role               = "roles/iam.serviceAccountTokenCreator"

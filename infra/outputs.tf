@@ -18,6 +18,21 @@ output "watch_calendar_url" {
   value       = google_cloudfunctions2_function.fn["watch-calendar"].service_config[0].uri
 }
 
+output "users_url" {
+  description = "URL operators call (with an identity token) to register (POST /users), inspect (GET /users/EMAIL) and disconnect (DELETE /users/EMAIL) users."
+  value       = google_cloudfunctions2_function.fn["users"].service_config[0].uri
+}
+
+output "connect_url" {
+  description = "Where users connect their Google account: send them to CONNECT_URL/connect (optional login_hint, return_to)."
+  value       = local.connect_url
+}
+
+output "oauth_redirect_uri" {
+  description = "Authorised redirect URI to register on the OAuth client in Google's console (APIs & Services, Credentials)."
+  value       = local.oauth_redirect_uri
+}
+
 output "calendar_changes_topic" {
   description = "Topic of calendar change signals (ordering key = calendar)."
   value       = google_pubsub_topic.topic["calendar-changes"].name
@@ -39,12 +54,12 @@ output "function_service_accounts" {
 }
 
 output "delegation_service_account" {
-  description = "Service account that impersonates Workspace users (delegation mode; null otherwise)."
+  description = "Service account that impersonates Workspace users (when delegation is enabled; null otherwise)."
   value       = one(google_service_account.delegation[*].email)
 }
 
 output "delegation_client_id" {
-  description = "Client id (unique id) to authorise for domain-wide delegation in the Workspace admin console, with the Calendar and Meet scopes (delegation mode; null otherwise)."
+  description = "Client id (unique id) to authorise for domain-wide delegation in the Workspace admin console, with the Calendar and Meet scopes (when delegation is enabled; null otherwise)."
   value       = one(google_service_account.delegation[*].unique_id)
 }
 

@@ -1,8 +1,8 @@
 # Secrets are created and given their values out of band (gcloud, see README), so
 # that no secret value ever enters Terraform state. Terraform only references
 # them by id, deploys them as secret environment variables (functions.tf) and
-# lets each function's account read exactly these secrets. Nothing is needed in
-# delegation mode.
+# lets each function's account read exactly these secrets. They are needed as soon
+# as Google sign-in is used (an OAuth client is set); delegation alone needs none.
 locals {
   secret_accessors = merge([
     for fn, _ in local.functions : {

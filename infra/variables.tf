@@ -51,7 +51,7 @@ variable "python_runtime" {
 
 variable "auth_mode" {
   type        = string
-  description = "How the functions act as Workspace users: `delegation` (domain-wide delegation through a keyless service account) or `refresh_token` (stored, encrypted OAuth refresh tokens)."
+  description = "Default auth mode of user registrations. Each user has their own: `delegation` (domain-wide delegation through a keyless service account, registered by an operator) or `refresh_token` (the user connects with Google sign-in; stored, encrypted OAuth refresh token). Both kinds of users can live side by side."
   default     = "delegation"
 
   validation {
@@ -60,10 +60,55 @@ variable "auth_mode" {
   }
 }
 
+variable "enable_delegation" {
+  type        = bool
+  description = "Create the delegation service account so operators may register Workspace users for domain-wide delegation (always on when auth_mode = delegation)."
+  default     = true
+}
+
 variable "oauth_client_id" {
   type        = string
-  description = "OAuth client id used to refresh user tokens (refresh_token mode; empty in delegation mode). Not a secret."
+  description = "OAuth client (web application) id of Google sign-in: users connect themselves and their refresh tokens are stored (refresh_token users). Empty: no sign-in. Not a secret."
   default     = ""
+}
+
+variable "state_signing_key_secret_id" {
+  type        = string
+  description = "Id of the Secret Manager secret holding the key that signs the sign-in state (Google sign-in). The value is added out of band with gcloud."
+  default     = "meetsync-state-signing-key"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,255}$", var.state_signing_key_secret_id))
+    error_message = "state_signing_key_secret_id must be a secret id (not a value, not a resource path)."
+  }
+}
+
+variable "connect_url" {
+  type        = string
+  description = "Address users open to connect (the connect function). Empty means its own https://REGION-PROJECT.cloudfunctions.net/NAME address; set it when a load balancer or custom domain fronts it. The OAuth redirect URI is this plus /oauth/callback."
+  default     = ""
+
+  validation {
+    condition     = var.connect_url == "" || startswith(var.connect_url, "https://")
+    error_message = "connect_url must be empty or an https:// URL."
+  }
+}
+
+variable "connect_return_to_allowlist" {
+  type        = list(string)
+  description = "URLs a finished sign-in may send the browser back to (return_to): same scheme, host and port, at or below the path. Anything else gets the success page."
+  default     = []
+
+  validation {
+    condition     = alltrue([for u in var.connect_return_to_allowlist : startswith(u, "https://")])
+    error_message = "connect_return_to_allowlist entries must be https:// URLs."
+  }
+}
+
+variable "connect_watches_primary" {
+  type        = bool
+  description = "Watch a user's primary calendar as soon as they connect."
+  default     = true
 }
 
 variable "oauth_client_secret_secret_id" {
@@ -112,7 +157,7 @@ variable "import_events_invokers" {
 
 variable "operator_members" {
   type        = list(string)
-  description = "IAM members (operators) allowed to call watch_calendar to watch or unwatch calendars."
+  description = "IAM members (operators) allowed to call watch_calendar (watch or unwatch calendars) and users (register, inspect, disconnect users)."
   default     = []
 
   validation {
@@ -140,6 +185,8 @@ variable "max_instances" {
     watch_calendar   = optional(number, 10)
     renew_channels   = optional(number, 10)
     import_events    = optional(number, 10)
+    users            = optional(number, 5)
+    connect          = optional(number, 10)
   })
   description = "Maximum instances per function (each instance serves one request at a time); bounds cost and the load put on Calendar/Meet quotas."
   default     = {}
@@ -167,8 +214,11 @@ variable "api_roots" {
     meet            = optional(string)
     oauth_token     = optional(string)
     iam_credentials = optional(string)
+    oauth_auth      = optional(string)
+    oauth_revoke    = optional(string)
+    oauth_certs     = optional(string)
   })
-  description = "Overrides of the Google API endpoints (CALENDAR_API_ROOT, MEET_API_ROOT, OAUTH_TOKEN_URI, IAM_CREDENTIALS_ROOT). Null keeps the code's default (Google's public endpoints)."
+  description = "Overrides of the Google API endpoints (CALENDAR_API_ROOT, MEET_API_ROOT, OAUTH_TOKEN_URI, IAM_CREDENTIALS_ROOT, OAUTH_AUTH_URI, OAUTH_REVOKE_URI, OAUTH_CERTS_URI). Null keeps the code's default (Google's public endpoints)."
   default     = {}
 
   validation {
@@ -179,18 +229,19 @@ variable "api_roots" {
 
 variable "tuning" {
   type = object({
-    channel_ttl_seconds     = optional(number)
-    renew_window_seconds    = optional(number)
-    channel_overlap_seconds = optional(number)
-    channel_cache_seconds   = optional(number)
-    full_sync_days          = optional(number)
-    lease_seconds           = optional(number)
-    sync_settle_seconds     = optional(number)
-    max_message_age_seconds = optional(number)
-    api_retries             = optional(number)
-    conference_wait_seconds = optional(number)
-    max_attendees           = optional(number)
-    max_body_bytes          = optional(number)
+    channel_ttl_seconds       = optional(number)
+    renew_window_seconds      = optional(number)
+    channel_overlap_seconds   = optional(number)
+    channel_cache_seconds     = optional(number)
+    full_sync_days            = optional(number)
+    lease_seconds             = optional(number)
+    sync_settle_seconds       = optional(number)
+    max_message_age_seconds   = optional(number)
+    api_retries               = optional(number)
+    conference_wait_seconds   = optional(number)
+    max_attendees             = optional(number)
+    max_body_bytes            = optional(number)
+    connect_state_ttl_seconds = optional(number)
   })
   description = "Optional overrides of the code's tuning settings (see shared/settings.py); null keeps the code's default."
   default     = {}

@@ -5,12 +5,15 @@ The one mapping of refusal kinds to HTTP statuses (`STATUS`). Every rejection is
 renders it as `{"error": {"code", "kind", "message", "field"}}` (plus Google's
 `reason` when there is one). `guard` turns the typed Google errors that escape a
 service into the same shape (503 with Retry-After, 409 for revoked authorization)
-and anything unexpected into a JSON 500 without a stack trace.
+and anything unexpected into a JSON 500 without a stack trace. `guard_pages` does the
+same for the browser-facing connect flow, as a small HTML page unless the client asks
+for JSON (`Accept: application/json`).
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import uuid
 from collections.abc import Callable
@@ -21,6 +24,7 @@ import flask
 from shared import logs
 from shared.domain.errors import ApiError
 from shared.domain.refusals import Kind, Refusal, from_api_error
+from shared.domain.signin import Cookie
 
 _log = logs.get(__name__)
 Handler = Callable[[flask.Request], flask.Response]
@@ -128,9 +132,9 @@ def read_body(request: flask.Request, max_bytes: int, mimetype: str) -> bytes:
     return bytes(raw)
 
 
-def guard(handler: Handler) -> Handler:
-    """Wrap an entry point: execution id in every log line, typed errors to JSON answers."""
-
+def _guarded(
+    handler: Handler, render: Callable[[flask.Request, Refusal], flask.Response]
+) -> Handler:
     @functools.wraps(handler)
     def wrapped(request: flask.Request) -> flask.Response:
         execution_id = request.headers.get("Function-Execution-Id") or uuid.uuid4().hex[:16]
@@ -138,12 +142,94 @@ def guard(handler: Handler) -> Handler:
             try:
                 return handler(request)
             except Refusal as exc:
-                return respond_error(exc)
+                return render(request, exc)
             except ApiError as exc:
                 _log.warning("google call failed", extra={"error": str(exc)})
-                return respond_error(from_api_error(exc))
+                return render(request, from_api_error(exc))
             except Exception:
                 _log.exception("unhandled error")
-                return respond_error(Refusal(Kind.INTERNAL, "internal error"))
+                return render(request, Refusal(Kind.INTERNAL, "internal error"))
 
     return wrapped
+
+
+def guard(handler: Handler) -> Handler:
+    """Wrap an entry point: execution id in every log line, typed errors to JSON answers."""
+    return _guarded(handler, lambda _request, refusal: respond_error(refusal))
+
+
+def guard_pages(handler: Handler) -> Handler:
+    """`guard` for pages a browser opens: refusals as an HTML page, or JSON when asked."""
+    return _guarded(handler, respond_error_page)
+
+
+# -- pages for browsers (the connect flow) ------------------------------------------------
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+"""Pages may sit at a URL holding a sign-in code: never cached, never sent as a referrer."""
+
+
+def wants_json(request: flask.Request) -> bool:
+    """The client prefers JSON to HTML (a browser never does)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def page(title: str, body_html: str, status: int = 200) -> flask.Response:
+    """A small self-contained HTML page; `body_html` must already be escaped."""
+    text = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:36em;margin:3em auto;line-height:1.5}"
+        "</style></head><body>\n"
+        f"{body_html}\n</body></html>\n"
+    )
+    response = flask.Response(text, status=status, mimetype="text/html")
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+def respond_error_page(request: flask.Request, refusal: Refusal) -> flask.Response:
+    """A refusal as a page a person can read (its reason as a code), or as JSON when asked."""
+    if wants_json(request):
+        response = respond_error(refusal)
+        response.headers.update(_PAGE_HEADERS)
+        return response
+    status = STATUS[refusal.kind]
+    reason = refusal.reason or refusal.kind.value
+    body = (
+        '<h1 id="title">Could not connect your Google account</h1>\n'
+        f'<p id="error" data-reason="{html.escape(reason)}">{html.escape(refusal.message)}</p>\n'
+        f'<p>Error {status}: <code id="reason">{html.escape(reason)}</code></p>'
+    )
+    return page("Could not connect", body, status)
+
+
+def redirect(location: str, *cookies: Cookie) -> flask.Response:
+    """302 to `location`, setting (or, with max_age 0, deleting) cookies. HttpOnly and
+    SameSite=Lax: sent back on Google's top-level redirect, never readable by scripts."""
+    response = flask.Response("", status=302)
+    response.headers["Location"] = location
+    response.headers.update(_PAGE_HEADERS)
+    for cookie in cookies:
+        set_cookie(response, cookie)
+    return response
+
+
+def set_cookie(response: flask.Response, cookie: Cookie) -> flask.Response:
+    response.set_cookie(
+        cookie.name,
+        cookie.value,
+        max_age=cookie.max_age,
+        path=cookie.path,
+        secure=cookie.secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from shared.domain import event as event_
 from shared.domain.errors import (
+    AuthRevokedError,
     DuplicateError,
     FailedPreconditionError,
     FullSyncRequiredError,
@@ -28,7 +29,8 @@ from shared.domain.errors import (
     PublishError,
 )
 from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, MeetingHead, User
-from shared.domain.ports import EventPage, Json
+from shared.domain.ports import EventPage, Json, SignIn
+from shared.domain.signin import PRODUCT_SCOPES, pkce_challenge
 
 T = TypeVar("T")
 R = TypeVar("R", User, CalendarState, Channel, Meeting)
@@ -47,6 +49,8 @@ class MemoryStore:
         self.calendars: dict[str, CalendarState] = {}
         self.channels: dict[str, Channel] = {}
         self.meetings: dict[str, Meeting] = {}
+        self.states: dict[str, dt.datetime] = {}
+        """Used sign-in state nonces → when their record may be purged."""
         self.ops: Counter[str] = Counter()
         self.writes_by_doc: Counter[str] = Counter()
         self.before_write: Callable[[str], None] | None = None
@@ -80,6 +84,33 @@ class MemoryStore:
             user.status = status
             self._wrote(f"users/{email.lower()}")
 
+    def modify_user(self, email: str, decide: Callable[[User | None], tuple[T, User | None]]) -> T:
+        key = email.lower()
+        while True:
+            self.ops["read"] += 1
+            seen = self.users.get(key)
+            result, new = decide(_copy(seen) if seen else None)
+            if new is None:
+                return result
+            if self.before_write:
+                self.before_write(f"users/{key}")
+            with self._lock:
+                if self.users.get(key) is not seen:
+                    continue  # another writer got in first: decide again
+                self.users[key] = _copy(new)
+                self._wrote(f"users/{key}")
+                return result
+
+    # -- sign-in states ------------------------------------------------------------------
+
+    def claim_state(self, nonce: str, expires: dt.datetime) -> bool:
+        with self._lock:
+            if nonce in self.states:
+                return False
+            self.states[nonce] = expires
+            self._wrote(f"connect_states/{nonce}")
+            return True
+
     # -- calendars -----------------------------------------------------------------------
 
     def get_calendar(self, key: str) -> CalendarState | None:
@@ -103,6 +134,10 @@ class MemoryStore:
     def watched_calendars(self) -> list[CalendarState]:
         self.ops["query"] += 1
         return [_copy(s) for s in self.calendars.values() if s.status == "watching"]
+
+    def calendars_of(self, owner: str) -> list[CalendarState]:
+        self.ops["query"] += 1
+        return [_copy(s) for s in self.calendars.values() if s.owner == owner.lower()]
 
     def modify_calendar(
         self, key: str, decide: Callable[[CalendarState | None], tuple[T, CalendarState | None]]
@@ -521,3 +556,78 @@ def owned_event(meeting: Meeting, **fields: Any) -> Json:
     }
     body.update(fields)
     return body
+
+
+class MemoryVault:
+    """The `TokenVault` port: a reversible, visibly sealed form (tests check what is stored)."""
+
+    def seal(self, secret: str) -> str:
+        return "sealed:" + secret[::-1]
+
+    def open(self, sealed: str) -> str:
+        if not sealed.startswith("sealed:"):
+            raise ValueError("not sealed by this vault")
+        return sealed.removeprefix("sealed:")[::-1]
+
+
+class MemoryOAuth:
+    """The `OAuthPort`: codes made by `grant` (what a user's Allow at Google gives), single
+    use and bound to their redirect URI and PKCE challenge; revocations recorded;
+    delegation refused for the emails in `delegation_refusals` (email → Google's reason)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, tuple[SignIn, str, str]] = {}
+        self.used: set[str] = set()
+        self.revoked: list[str] = []
+        self.live: set[str] = set()
+        """Refresh tokens granted and not revoked."""
+        self.delegation_refusals: dict[str, str] = {}
+        self.calls: Counter[str] = Counter()
+        self._seq = itertools.count(1)
+
+    def grant(
+        self,
+        email: str,
+        *,
+        challenge: str,
+        redirect_uri: str,
+        scopes: Iterable[str] = (*PRODUCT_SCOPES, "openid", "email"),
+        offline: bool = True,
+        email_verified: bool = True,
+    ) -> str:
+        n = next(self._seq)
+        refresh = f"1//mem-refresh-{n}" if offline else ""
+        if refresh:
+            self.live.add(refresh)
+        code = f"4/mem-code-{n}"
+        self.codes[code] = (
+            SignIn(email, email_verified, frozenset(scopes), refresh),
+            challenge,
+            redirect_uri,
+        )
+        return code
+
+    def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> SignIn:
+        self.calls["token"] += 1
+        found = self.codes.get(code)
+        if found is None or code in self.used:
+            raise AuthRevokedError("code used or unknown", status=400, reason="invalid_grant")
+        sign_in, challenge, redirect = found
+        self.used.add(code)
+        if redirect != redirect_uri or pkce_challenge(code_verifier) != challenge:
+            raise AuthRevokedError("bad verifier or redirect", status=400, reason="invalid_grant")
+        return sign_in
+
+    def revoke(self, token: str) -> bool:
+        self.calls["revoke"] += 1
+        if token not in self.live:
+            return False
+        self.live.discard(token)
+        self.revoked.append(token)
+        return True
+
+    def prove_delegation(self, email: str) -> None:
+        self.calls["delegation"] += 1
+        reason = self.delegation_refusals.get(email)
+        if reason:
+            raise AuthRevokedError(f"delegation refused: {reason}", status=400, reason=reason)

@@ -34,7 +34,8 @@ class Settings:
     """Cloud project that owns the topics and the Firestore database."""
 
     auth_mode: AuthMode = field(default="delegation", metadata=_env("AUTH_MODE"))
-    """How user credentials are made: domain-wide `delegation` or stored `refresh_token`."""
+    """The default auth mode of registrations (`POST /users`): domain-wide `delegation`, or
+    `refresh_token` (users connect with Google sign-in). Each user keeps their own mode."""
 
     delegation_service_account: str = field(default="", metadata=_env("DELEGATION_SERVICE_ACCOUNT"))
     """Service account whose domain-wide delegation impersonates users (delegation mode)."""
@@ -60,6 +61,32 @@ class Settings:
     iam_credentials_root: str = field(
         default="https://iamcredentials.googleapis.com/", metadata=_env("IAM_CREDENTIALS_ROOT")
     )
+    oauth_auth_uri: str = field(
+        default="https://accounts.google.com/o/oauth2/v2/auth", metadata=_env("OAUTH_AUTH_URI")
+    )
+    """Google's authorization endpoint: where `GET /connect` sends the browser."""
+    oauth_redirect_uri: str = field(default="", metadata=_env("OAUTH_REDIRECT_URI"))
+    """The connect function's `/oauth/callback` address, registered on the OAuth client."""
+    oauth_revoke_uri: str = field(
+        default="https://oauth2.googleapis.com/revoke", metadata=_env("OAUTH_REVOKE_URI")
+    )
+    oauth_certs_uri: str = field(
+        default="https://www.googleapis.com/oauth2/v3/certs", metadata=_env("OAUTH_CERTS_URI")
+    )
+    """Google's ID-token signing keys (a JWK Set; the x509 form at /oauth2/v1/certs works too)."""
+    state_signing_key: str = field(
+        default="", repr=False, metadata=_env("STATE_SIGNING_KEY", secret=True)
+    )
+    """HMAC key of the sign-in `state` (and its PKCE verifier): any long random string."""
+    connect_return_to_allowlist: str = field(
+        default="", metadata=_env("CONNECT_RETURN_TO_ALLOWLIST")
+    )
+    """Space- or comma-separated URLs a connect may return to (same origin, at or below the
+    path); any other `return_to` gets the success page instead."""
+    connect_watches_primary: bool = field(default=True, metadata=_env("CONNECT_WATCHES_PRIMARY"))
+    """Watch the user's primary calendar as soon as they connect."""
+    connect_state_ttl_seconds: int = field(default=600, metadata=_env("CONNECT_STATE_TTL_SECONDS"))
+    """How long a sign-in started at `GET /connect` may take."""
 
     firestore_database: str = field(default="(default)", metadata=_env("FIRESTORE_DATABASE"))
     changes_topic: str = field(default="calendar-changes", metadata=_env("CHANGES_TOPIC"))
@@ -104,6 +131,10 @@ class Settings:
         """Variables that carry secrets (deployed from Secret Manager, never logged)."""
         return frozenset(f.metadata["env"] for f in dataclasses.fields(cls) if f.metadata["secret"])
 
+    @property
+    def return_to_allowlist(self) -> tuple[str, ...]:
+        return tuple(self.connect_return_to_allowlist.replace(",", " ").split())
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every variable; raise `SettingsError` naming the bad one."""
@@ -134,6 +165,8 @@ class Settings:
                 ("OAUTH_CLIENT_ID", self.oauth_client_id),
                 ("OAUTH_CLIENT_SECRET", self.oauth_client_secret),
                 ("TOKEN_ENCRYPTION_KEY", self.token_encryption_key),
+                ("STATE_SIGNING_KEY", self.state_signing_key),
+                ("OAUTH_REDIRECT_URI", self.oauth_redirect_uri),
             ):
                 if not value:
                     raise SettingsError(f"{name} is required when AUTH_MODE=refresh_token")
@@ -142,9 +175,19 @@ class Settings:
             ("MEET_API_ROOT", self.meet_api_root),
             ("OAUTH_TOKEN_URI", self.oauth_token_uri),
             ("IAM_CREDENTIALS_ROOT", self.iam_credentials_root),
+            ("OAUTH_AUTH_URI", self.oauth_auth_uri),
+            ("OAUTH_REVOKE_URI", self.oauth_revoke_uri),
+            ("OAUTH_CERTS_URI", self.oauth_certs_uri),
+            *(("CONNECT_RETURN_TO_ALLOWLIST", u) for u in self.return_to_allowlist),
         ):
             if not url.startswith(("https://", "http://")):
                 raise SettingsError(f"{name} must be an http(s) URL, got {url!r}")
+        if self.oauth_redirect_uri and not self.oauth_redirect_uri.startswith(
+            ("https://", "http://")
+        ):
+            raise SettingsError(
+                f"OAUTH_REDIRECT_URI must be an http(s) URL, got {self.oauth_redirect_uri!r}"
+            )
         if self.webhook_url and not self.webhook_url.startswith(("https://", "http://")):
             raise SettingsError(f"WEBHOOK_URL must be an http(s) URL, got {self.webhook_url!r}")
         if self.channel_overlap_seconds >= self.renew_window_seconds:
@@ -168,7 +211,15 @@ def _text(_name: str, raw: str) -> str:
     return raw
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    return value in ("true", "1", "yes")
+
+
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "int": _number(int),
     "float": _number(float),
+    "bool": _flag,
 }

@@ -24,13 +24,20 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
     from shared.google.api import Apis
-    from shared.google.credentials import CredentialsProvider
+    from shared.google.credentials import (
+        CredentialsProvider,
+        DelegationProvider,
+        StoredRefreshTokens,
+    )
+    from shared.google.oauth import GoogleOAuth
     from shared.google.workspace import CalendarAdapter, MeetAdapter
     from shared.services.channels import ChannelService
     from shared.services.importer import Importer
     from shared.services.meetings import MeetingService
+    from shared.services.onboarding import Onboarding
     from shared.services.signals import SignalService, Sweeper
     from shared.services.sync import SyncService
+    from shared.services.users import UserService
     from shared.services.worker import Worker
     from shared.store.firestore import Store
     from shared.store.pubsub import Publisher, TopicSink
@@ -64,24 +71,40 @@ def publisher() -> Publisher:
     return Publisher(settings().project)
 
 
-def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
-    from shared.google.credentials import (
-        DelegationProvider,
-        RefreshTokenProvider,
-        StoredRefreshTokens,
+def delegation_provider(s: Settings) -> DelegationProvider | None:
+    """Domain-wide delegation, when the deployment has a delegation service account."""
+    from shared.google.credentials import DelegationProvider
+
+    if not s.delegation_service_account:
+        return None
+    return DelegationProvider(
+        service_account=s.delegation_service_account,
+        token_uri=s.oauth_token_uri,
+        iam_root=s.iam_credentials_root,
     )
 
-    if s.auth_mode == "delegation":
-        return DelegationProvider(
-            service_account=s.delegation_service_account,
-            token_uri=s.oauth_token_uri,
-            iam_root=s.iam_credentials_root,
-        )
-    return RefreshTokenProvider(
+
+@functools.cache
+def token_vault() -> StoredRefreshTokens | None:
+    """Sealing of stored refresh tokens, when the deployment has an encryption key."""
+    from shared.google.credentials import StoredRefreshTokens
+
+    s = settings()
+    return StoredRefreshTokens(store(), s.token_encryption_key) if s.token_encryption_key else None
+
+
+def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
+    """Each user's credentials by their own auth mode (AUTH_MODE only for unknown users)."""
+    from shared.google.credentials import UserCredentials
+
+    return UserCredentials(
+        users=store,
+        default_mode=s.auth_mode,
+        delegation=delegation_provider(s),
+        vault=token_vault(),
         token_uri=s.oauth_token_uri,
         client_id=s.oauth_client_id,
         client_secret=s.oauth_client_secret,
-        lookup=StoredRefreshTokens(store, s.token_encryption_key).lookup,
     )
 
 
@@ -176,6 +199,8 @@ def channel_service() -> ChannelService:
             overlap_seconds=s.channel_overlap_seconds,
         ),
         initial_sync=initial_sync,
+        sink=meeting_events(),
+        source=event_source(),
     )
 
 
@@ -223,3 +248,60 @@ def parse_ics(raw: bytes) -> list[ImportItem]:
     from shared import ics
 
     return ics.parse_ics(raw)
+
+
+@functools.cache
+def oauth() -> GoogleOAuth:
+    from shared.google.oauth import GoogleOAuth
+
+    s = settings()
+    return GoogleOAuth(
+        token_uri=s.oauth_token_uri,
+        revoke_uri=s.oauth_revoke_uri,
+        certs_uri=s.oauth_certs_uri,
+        client_id=s.oauth_client_id,
+        client_secret=s.oauth_client_secret,
+        delegation=delegation_provider(s),
+    )
+
+
+@functools.cache
+def user_service() -> UserService:
+    from shared.services.users import UserService
+
+    s = settings()
+    return UserService(
+        store=store(),
+        oauth=oauth(),
+        channels=channel_service(),
+        sink=meeting_events(),
+        vault=token_vault(),
+        source=event_source(),
+        default_mode=s.auth_mode,
+    )
+
+
+@functools.cache
+def onboarding() -> Onboarding:
+    from shared.domain.signin import StateCodec
+    from shared.services.onboarding import ConnectConfig, Onboarding
+
+    s = settings()
+    return Onboarding(
+        config=ConnectConfig(
+            client_id=s.oauth_client_id,
+            auth_uri=s.oauth_auth_uri,
+            redirect_uri=s.oauth_redirect_uri,
+            return_to_allowlist=s.return_to_allowlist,
+            watch_primary=s.connect_watches_primary,
+        ),
+        codec=(
+            StateCodec(s.state_signing_key, s.connect_state_ttl_seconds)
+            if s.state_signing_key
+            else None
+        ),
+        states=store(),
+        oauth=oauth(),
+        vault=token_vault(),
+        users=user_service(),
+    )

@@ -67,3 +67,8 @@ class BadRequestError(ApiError):
 
 class PublishError(TransientError):
     """Pub/Sub did not accept the message; the caller must not acknowledge its input."""
+
+
+class IdentityError(ApiError):
+    """An ID token failed verification (signature, issuer, audience, expiry) or is missing:
+    who signed in is unknown, so nothing may be bound to anyone."""

@@ -25,6 +25,18 @@ def sha256_hex(value: str) -> str:
 class UserStatus(enum.StrEnum):
     ACTIVE = "active"
     AUTH_REVOKED = "auth_revoked"
+    """Google answered invalid_grant (or delegation was withdrawn): the user must reconnect."""
+    DISCONNECTED = "disconnected"
+    """An operator disconnected the user: channels stopped, stored token revoked and deleted."""
+
+
+class AuthMode(enum.StrEnum):
+    """How the product acts as one user (each user has their own)."""
+
+    DELEGATION = "delegation"
+    """Domain-wide delegation: a service account impersonates the Workspace user."""
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a mode name, not a secret
+    """The user connected with Google sign-in; their refresh token is stored encrypted."""
 
 
 class CalendarStatus(enum.StrEnum):
@@ -69,11 +81,31 @@ class _Record:
 @dataclass(slots=True)
 class User(_Record):
     email: str
-    auth_mode: str = "delegation"
+    auth_mode: str = AuthMode.DELEGATION
     refresh_token_enc: str = ""
     """Fernet-encrypted refresh token (refresh_token mode only)."""
     status: str = UserStatus.ACTIVE
     created_at: dt.datetime = field(default_factory=utcnow)
+    scopes: list[str] = field(default_factory=list)
+    """Scopes the user granted at sign-in (refresh_token mode)."""
+    version: int = 0
+    """Incremented on every status change; part of each user event's stable id."""
+    updated_at: dt.datetime | None = None
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+    """User events (CloudEvents) stored with the change they announce and not yet confirmed
+    published, as `Meeting.outbox`: a status change is never announced unless stored."""
+
+    def public(self) -> dict[str, Any]:
+        """The record as the HTTP API and user events show it: never the token."""
+        return {
+            "email": self.email,
+            "authMode": self.auth_mode,
+            "status": self.status,
+            "scopes": list(self.scopes),
+            "version": self.version,
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat() if self.updated_at else None,
+        }
 
 
 def calendar_key(owner: str, calendar_id: str) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from shared.domain.models import CalendarState, Channel, Meeting, MeetingHead, User
 
@@ -103,6 +103,60 @@ class UserStore(Protocol):
     def set_user_status(self, email: str, status: str) -> None: ...
 
 
+@runtime_checkable
+class UserRecords(UserStore, Protocol):
+    """Users whose status changes carry their announcements (`shared.services.users`)."""
+
+    def modify_user(self, email: str, decide: Callable[[User | None], tuple[T, User | None]]) -> T:
+        """Conditional read-modify-write of one user, as `CalendarStore.modify_calendar`."""
+        ...
+
+
+class StateStore(Protocol):
+    def claim_state(self, nonce: str, expires: dt.datetime) -> bool:
+        """Record a sign-in state as used: True the first time, False ever after (single
+        use). The record may be purged after `expires`, when the state is refused anyway."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """What Google answered for an authorization code, its ID token verified."""
+
+    email: str
+    email_verified: bool
+    scopes: frozenset[str]
+    refresh_token: str = field(repr=False)
+    """Empty when Google gave none (no offline access, or no fresh consent)."""
+
+
+class OAuthPort(Protocol):
+    """Google's OAuth endpoints the product calls for onboarding."""
+
+    def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> SignIn:
+        """Exchange an authorization code and verify the ID token (signature, issuer,
+        audience, expiry): raises `AuthRevokedError` (invalid_grant: a used or expired
+        code) or `IdentityError` (the ID token is not good)."""
+        ...
+
+    def revoke(self, token: str) -> bool:
+        """Revoke a refresh or access token: False if Google says it was already dead."""
+        ...
+
+    def prove_delegation(self, email: str) -> None:
+        """Mint a delegated token for `email` with the product's scopes, or raise the
+        `ApiError` Google answered (`unauthorized_client`, `invalid_grant`)."""
+        ...
+
+
+class TokenVault(Protocol):
+    """How refresh tokens are stored: sealed (encrypted) and opened only to be used."""
+
+    def seal(self, secret: str) -> str: ...
+
+    def open(self, sealed: str) -> str: ...
+
+
 class CalendarStore(Protocol):
     def get_calendar(self, key: str) -> CalendarState | None: ...
 
@@ -111,6 +165,10 @@ class CalendarStore(Protocol):
     def update_calendar(self, key: str, fields: dict[str, Any]) -> None: ...
 
     def watched_calendars(self) -> list[CalendarState]: ...
+
+    def calendars_of(self, owner: str) -> list[CalendarState]:
+        """Every calendar of one user, whatever its status."""
+        ...
 
     def modify_calendar(
         self, key: str, decide: Callable[[CalendarState | None], tuple[T, CalendarState | None]]
@@ -153,7 +211,7 @@ class MeetingStore(Protocol):
     def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
 
-class Store(UserStore, CalendarStore, ChannelStore, MeetingStore, Protocol):
+class Store(UserRecords, CalendarStore, ChannelStore, MeetingStore, StateStore, Protocol):
     """Every repository: what the Firestore adapter and the in-memory one both provide."""
 
 

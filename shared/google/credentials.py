@@ -1,10 +1,13 @@
 """Per-user Google credentials: domain-wide delegation or a stored refresh token.
 
-Both modes hand out `google.oauth2.credentials.Credentials` that refresh
+Every provider hands out `google.oauth2.credentials.Credentials` that refresh
 themselves, cached per user for the life of the instance so an access token is
-reused until it expires. Delegation signs the JWT through the IAM Credentials
-`signJwt` API, so no service-account key file exists anywhere. google-auth and
-requests are imported when the first credentials or session are made.
+reused until it expires. `UserCredentials` is the one the functions use: each user
+has their own mode (delegation users and users who connected with Google sign-in
+live side by side), read from the user's record at each refresh. Delegation signs
+the JWT through the IAM Credentials `signJwt` API, so no service-account key file
+exists anywhere. google-auth and requests are imported when the first credentials
+or session are made.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.domain.errors import AuthRevokedError, TransientError
+from shared.domain.errors import ApiError, AuthRevokedError, TransientError
+from shared.domain.models import AuthMode
 from shared.domain.ports import UserStore
+from shared.domain.signin import PRODUCT_SCOPES
 from shared.google.errors import from_response
 
 if TYPE_CHECKING:
@@ -25,11 +30,7 @@ if TYPE_CHECKING:
     import requests
     from google.oauth2.credentials import Credentials
 
-SCOPES: tuple[str, ...] = (
-    "https://www.googleapis.com/auth/calendar.events",
-    "https://www.googleapis.com/auth/meetings.space.created",
-    "https://www.googleapis.com/auth/meetings.space.settings",
-)
+SCOPES: tuple[str, ...] = PRODUCT_SCOPES
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _DEFAULT_IAM_ROOT = "https://iamcredentials.googleapis.com/"
 _TIMEOUT = 30.0
@@ -76,11 +77,15 @@ class StoredRefreshTokens:
         user = self._users.get_user(email)
         if user is None or not user.refresh_token_enc:
             return None
-        return self._fernet.decrypt(user.refresh_token_enc.encode()).decode()
+        return self.open(user.refresh_token_enc)
 
     def seal(self, refresh_token: str) -> str:
         """The stored form of a refresh token."""
         return self._fernet.encrypt(refresh_token.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        """The refresh token of its stored form."""
+        return self._fernet.decrypt(sealed.encode()).decode()
 
 
 class RefreshTokenProvider:
@@ -177,7 +182,10 @@ class DelegationProvider:
         data: dict[str, Any] = response.json()
         return data
 
-    def _token_for(self, email: str) -> tuple[str, dt.datetime]:
+    def token_for(self, email: str) -> tuple[str, dt.datetime]:
+        """A fresh access token as `email` and its expiry (naive UTC, as google-auth wants);
+        raises the `ApiError` Google answered (`unauthorized_client`: delegation not
+        authorised; `invalid_grant`: no such user)."""
         now = self._now()
         claims = {
             "iss": self._service_account,
@@ -206,9 +214,77 @@ class DelegationProvider:
         from google.oauth2.credentials import Credentials
 
         def refresh(_request: google.auth.transport.Request, scopes: Any) -> tuple[str, Any]:
-            return self._token_for(email)
+            return self.token_for(email)
 
         return Credentials(token=None, refresh_handler=refresh)  # type: ignore[no-untyped-call]
+
+    def for_user(self, email: str) -> Credentials:
+        return self._cache.get(email)
+
+
+class UserCredentials:
+    """Credentials by each user's own auth mode: delegation, or their stored refresh token.
+
+    The mode and the refresh token are read from the user's record when an access token
+    is minted (about hourly per user and instance, and after a 401), not on every call:
+    a user who reconnected (a new refresh token) or was registered for delegation is
+    served by warm instances without a restart. A user with no record gets the
+    deployment's default mode."""
+
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        default_mode: str,
+        delegation: DelegationProvider | None,
+        vault: StoredRefreshTokens | None,
+        token_uri: str,
+        client_id: str,
+        client_secret: str,
+        scopes: Sequence[str] = SCOPES,
+    ) -> None:
+        self._users = users
+        self._default_mode = default_mode
+        self._delegation = delegation
+        self._vault = vault
+        self._token_uri = token_uri
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._scopes = list(scopes)
+        self._cache = _Cache(self._build)
+
+    def _build(self, email: str) -> Credentials:
+        from google.oauth2.credentials import Credentials
+
+        def refresh(request: google.auth.transport.Request, scopes: Any) -> tuple[str, Any]:
+            return self._mint(email, request)
+
+        return Credentials(token=None, refresh_handler=refresh)  # type: ignore[no-untyped-call]
+
+    def _mint(self, email: str, request: google.auth.transport.Request) -> tuple[str, Any]:
+        from google.oauth2.credentials import Credentials
+
+        user = self._users.get_user(email)
+        mode = user.auth_mode if user is not None else self._default_mode
+        if mode == AuthMode.DELEGATION:
+            if self._delegation is None:
+                raise ApiError(
+                    f"{email} is a delegation user but DELEGATION_SERVICE_ACCOUNT is not set",
+                    reason="delegation_not_configured",
+                )
+            return self._delegation.token_for(email)
+        if user is None or not user.refresh_token_enc or self._vault is None:
+            raise AuthRevokedError(f"no stored authorization for {email}", status=401)
+        user_creds = Credentials(  # type: ignore[no-untyped-call]
+            token=None,
+            refresh_token=self._vault.open(user.refresh_token_enc),
+            token_uri=self._token_uri,
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            scopes=self._scopes,
+        )
+        user_creds.refresh(request)  # type: ignore[no-untyped-call]
+        return str(user_creds.token), user_creds.expiry
 
     def for_user(self, email: str) -> Credentials:
         return self._cache.get(email)

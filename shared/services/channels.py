@@ -25,12 +25,11 @@ from shared.domain.models import (
     CalendarStatus,
     Channel,
     ChannelState,
-    UserStatus,
     calendar_key,
 )
-from shared.domain.ports import CalendarPort, CalendarStore, ChannelStore, UserStore
+from shared.domain.ports import CalendarPort, CalendarStore, ChannelStore, EventSink, UserRecords
 from shared.domain.refusals import Kind, Refusal
-from shared.services.users import active_user
+from shared.services.users import active_user, mark_revoked
 
 _log = logs.get(__name__)
 _PURGE_AFTER = dt.timedelta(days=7)
@@ -51,7 +50,7 @@ def watch_target(body: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-class ChannelsStore(UserStore, CalendarStore, ChannelStore, Protocol):
+class ChannelsStore(UserRecords, CalendarStore, ChannelStore, Protocol):
     """The repositories watching and renewal use."""
 
 
@@ -85,12 +84,17 @@ class ChannelService:
         config: ChannelConfig,
         initial_sync: Callable[[str], object],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        sink: EventSink | None = None,
+        source: str = "",
     ) -> None:
         self._store = store
         self._calendar = calendar
         self._config = config
         self._initial_sync = initial_sync
         self._now = now
+        self._sink = sink
+        """Where `user.auth_revoked` goes when a renewal finds a grant gone."""
+        self._source = source
 
     # -- watch / unwatch -------------------------------------------------------------------
 
@@ -137,6 +141,41 @@ class ChannelService:
                 stopped.append(channel.id)
         self._store.update_calendar(key, {"status": CalendarStatus.STOPPED.value, "sync_token": ""})
         return {"calendarId": calendar_id, "stoppedChannels": stopped}
+
+    def resume(self, owner: str) -> list[str]:
+        """After the user reconnected: watch again every calendar that was watched when the
+        grant lapsed (a new channel where the old one was given up, or a catch-up sync where
+        it still runs). The calendar ids that got a new channel."""
+        resumed = []
+        for state in self._store.calendars_of(owner):
+            if state.status not in (CalendarStatus.WATCHING, CalendarStatus.AUTH_REVOKED):
+                continue
+            if self.watch(owner, state.calendar_id)["created"]:
+                resumed.append(state.calendar_id)
+            else:
+                self._initial_sync(state.key)
+        if resumed:
+            _log.info("calendars resumed", extra={"user": owner, "calendars": resumed})
+        return resumed
+
+    def stop_all(self, owner: str) -> list[str]:
+        """Disconnect: stop every channel of the user's calendars (at Google when the grant
+        still works; recorded stopped either way) and mark the calendars stopped. The ids
+        of the channels stopped; none on a second call."""
+        stopped = []
+        for state in self._store.calendars_of(owner):
+            for channel in self._store.channels_for(state.key):
+                if channel.state != ChannelState.STOPPED:
+                    try:
+                        self._stop(state, channel)
+                    except AuthRevokedError:  # the grant is gone: Google cannot be asked
+                        self._stop(None, channel)
+                    stopped.append(channel.id)
+            if state.status in (CalendarStatus.WATCHING, CalendarStatus.AUTH_REVOKED):
+                self._store.update_calendar(
+                    state.key, {"status": CalendarStatus.STOPPED.value, "sync_token": ""}
+                )
+        return stopped
 
     def _known_user(self, email: str) -> str:
         return active_user(self._store, email, "user").email
@@ -258,7 +297,7 @@ class ChannelService:
             return
         self._store.update_calendar(state.key, {"status": status.value, "status_reason": why})
         if status is CalendarStatus.AUTH_REVOKED:
-            self._store.set_user_status(state.owner, UserStatus.AUTH_REVOKED.value)
+            mark_revoked(self._store, state.owner, sink=self._sink, source=self._source)
             report.auth_revoked.append(state.key)
         else:
             report.gone.append(state.key)

@@ -113,6 +113,8 @@ class MeetingService:
             calendar=calendar, meet=meet, store=store, sink=events, source=source, now=clock
         )
         self._announcer = self._actions.announcer
+        self._events = events
+        self._source = source
         self._wait = wait_seconds
         self._clock = clock
         self._monotonic = monotonic
@@ -158,7 +160,9 @@ class MeetingService:
                 meeting = self._advance(stored, request, deadline, fresh=fresh)
             except Exception as exc:  # released whatever failed (Google, Pub/Sub, Firestore)
                 if isinstance(exc, AuthRevokedError):
-                    mark_revoked(self._store, request.organizer)
+                    mark_revoked(
+                        self._store, request.organizer, sink=self._events, source=self._source
+                    )
                 if fresh:
                     self._release_claim(stored.id)
                 raise
@@ -186,7 +190,7 @@ class MeetingService:
             return meeting
         except ApiError as exc:
             if isinstance(exc, AuthRevokedError):
-                mark_revoked(self._store, meeting.organizer)
+                mark_revoked(self._store, meeting.organizer, sink=self._events, source=self._source)
             _log.warning("refresh of pending meeting failed", extra={"error": str(exc)})
             return meeting
 
@@ -220,9 +224,10 @@ class MeetingService:
         self, meeting: Meeting, request: MeetingRequest, deadline: float, *, fresh: bool
     ) -> Meeting:
         if request.mode != "calendar" and not meeting.space:
-            if fresh or self._claim_stale(meeting):
+            claimed = meeting if fresh else self._claim_stale(meeting)
+            if claimed is not None:
                 made = self._meet.create_space(request.organizer, dict(request.space_config))
-                meeting = self._record_space(meeting, made)
+                meeting = self._record_space(claimed, made)
             else:
                 meeting = self._watch(meeting, deadline, lambda m: not m.space)
                 if not meeting.space:
@@ -327,11 +332,14 @@ class MeetingService:
             return self._transition(meeting, fields, [conference.READY])
         return self._save(dataclasses.replace(meeting, **fields))
 
-    def _claim_stale(self, meeting: Meeting) -> bool:
-        """Take over a claim whose holder died before making the space (a conditional write)."""
+    def _claim_stale(self, meeting: Meeting) -> Meeting | None:
+        """Take over a claim whose holder died before making the space, or released it
+        (a conditional write): the record as claimed (what the next write is conditional
+        on), or None."""
         now = self._clock()
-        if (now - meeting.updated_at).total_seconds() < self._stale:
-            return False
+        released = meeting.claim_until is None  # its holder gave up (`_release_claim`)
+        if not released and (now - meeting.updated_at).total_seconds() < self._stale:
+            return None
         seen = meeting.updated_at
 
         def change(current: Meeting) -> Meeting | None:
@@ -340,8 +348,8 @@ class MeetingService:
             claim = now + dt.timedelta(seconds=self._wait + HOLDER_GRACE_SECONDS)
             return dataclasses.replace(current, updated_at=now, claim_until=claim)
 
-        claimed = self._store.update_meeting(meeting.id, change) is not None
-        _log.info("stale claim", extra={"resumed": claimed})
+        claimed = self._store.update_meeting(meeting.id, change)
+        _log.info("stale claim", extra={"resumed": claimed is not None})
         return claimed
 
     def _holder_active(self, meeting: Meeting) -> bool:

@@ -43,6 +43,11 @@ _log = logs.get(__name__)
 _LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
 
 
+class _LeaseLost(Exception):
+    """The lease expired and was taken during a pass: its token is not saved, and the
+    pass neither reconciles nor releases (the new holder does the work)."""
+
+
 class SyncStore(CalendarStore, MeetingStore, Protocol):
     """The repositories a sync reads and writes."""
 
@@ -120,7 +125,11 @@ class SyncService:
             if state is None or state.lease_owner != owner:
                 report.outcome = "lease_lost"
                 return report
-            self._sync_pass(state, owner, report)
+            try:
+                self._sync_pass(state, owner, report)
+            except _LeaseLost:
+                report.outcome = "lease_lost"
+                return report
             report.passes += 1
             again = self._release(key, owner, lease_s)
         report.outcome = "synced"
@@ -170,8 +179,9 @@ class SyncService:
                 heads=heads,
                 token_version=state.token_version + 1,
             )
-        finally:
-            pending.cancel()
+        except BaseException:
+            pending.cancel()  # only a pass that completes reads them (to reconcile)
+            raise
         self._reconcile(state, heads().values(), seen, report)
 
     def _pages(
@@ -221,6 +231,7 @@ class SyncService:
             ),
         ):
             _log.warning("lease lost before saving the sync token; the next sync redoes the work")
+            raise _LeaseLost
 
     # -- conference updates ----------------------------------------------------------------
 

@@ -20,6 +20,7 @@ for its type, and a function that never reads Firestore never pays for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -43,6 +44,7 @@ USERS = "users"
 CALENDARS = "calendars"
 CHANNELS = "channels"
 MEETINGS = "meetings"
+CONNECT_STATES = "connect_states"
 
 
 _WRITE_ATTEMPTS = 25
@@ -131,6 +133,30 @@ class Store:
     def set_user_status(self, email: str, status: str) -> None:
         self._ref(USERS, email.lower()).update({"status": status})
 
+    def modify_user(
+        self, email: str, decide: Callable[[User | None], tuple[_T, User | None]]
+    ) -> _T:
+        """Conditional read-modify-write of one user (status changes and their outbox)."""
+
+        def on_data(data: dict[str, Any] | None) -> tuple[_T, dict[str, Any] | None]:
+            result, user = decide(User.from_dict(data) if data is not None else None)
+            return result, user.to_dict() if user is not None else None
+
+        return self._read_modify_write(self._ref(USERS, email.lower()), on_data)
+
+    # -- sign-in states --------------------------------------------------------------------
+
+    def claim_state(self, nonce: str, expires: dt.datetime) -> bool:
+        """One document per used state, created only if absent: the create is the check.
+        Firestore's TTL deletes it after `purge_at` (then the state itself has expired)."""
+        from google.api_core.exceptions import AlreadyExists
+
+        try:
+            self._ref(CONNECT_STATES, nonce).create({"purge_at": expires + dt.timedelta(hours=1)})
+        except AlreadyExists:
+            return False
+        return True
+
     # -- calendars -------------------------------------------------------------------------
 
     def get_calendar(self, key: str) -> CalendarState | None:
@@ -146,6 +172,12 @@ class Store:
     def watched_calendars(self) -> list[CalendarState]:
         query = self.client.collection(CALENDARS).where(
             filter=_field_filter("status", "==", "watching")
+        )
+        return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def calendars_of(self, owner: str) -> list[CalendarState]:
+        query = self.client.collection(CALENDARS).where(
+            filter=_field_filter("owner", "==", owner.lower())
         )
         return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
 

@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from emulator.stack import Stack, StackError
+from devstack.stack import Stack, StackError
 from tests.bench import coldstart, create_meeting, fullsync, storm, webhook
 from tests.bench.common import BENCH_DIR, Ctx, Result
 

@@ -22,7 +22,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from emulator.stack import FUNCTIONS
+from devstack.stack import FUNCTIONS
 from tests.bench.common import (
     BENCH_DIR,
     NOOP_SOURCE,
@@ -151,6 +151,15 @@ def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
             body=_ICS.encode(),
             headers={"Content-Type": "text/calendar"},
             why="one-event import for an unknown user: .ics parsed, user read, 403",
+        ),
+        "users": Probe(
+            "GET", f"/users/{NOBODY}", 404, why="an unknown user's status: user read, 404"
+        ),
+        "connect": Probe(
+            "GET",
+            "/connect",
+            302,
+            why="start of a Google sign-in: signed state, redirect (nothing stored)",
         ),
         FIRESTORE_REF: Probe("GET", "/read", 404, why="one document read"),
         FLOOR: Probe("GET", "/", 204, why="no-op"),

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from google.cloud import firestore
 
-from emulator.stack import ROOT, Proc, Stack, free_port
+from devstack.stack import ROOT, Proc, Stack, free_port
 from shared.domain.models import Channel
 from shared.store.firestore import Store
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from emulator.stack import ROOT
-from shared.domain.conference import OWNED_PROPERTY
+from devstack.stack import ROOT
+from shared.domain.event import OWNED_PROPERTY
 from shared.domain.models import CalendarState, Meeting, MeetingStatus, User, calendar_key
 from shared.store.firestore import MEETINGS
 from tests.bench.common import Connection, Ctx, Result

@@ -20,6 +20,8 @@ FUNCTIONS = {
     "watch_calendar",
     "renew_channels",
     "import_events",
+    "users",
+    "connect",
 }
 
 

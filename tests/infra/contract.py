@@ -276,11 +276,16 @@ def check_references(infra: Infra) -> list[str]:
     return problems
 
 
-def check_public_access(infra: Infra, public_entry_point: str) -> list[str]:
-    """Only the webhook is public: one allUsers binding, on it, and none anywhere else."""
+def check_public_access(infra: Infra, public_entry_points: Sequence[str]) -> list[str]:
+    """Exactly these functions are public (the webhook, the connect flow): each has an
+    allUsers binding of its own, and no other function has one anywhere."""
     problems: list[str] = []
-    keys = [k for k, c in infra.functions().items() if c.get("entry_point") == public_entry_point]
-    public_targets = []
+    keys = {
+        k: c.get("entry_point")
+        for k, c in infra.functions().items()
+        if c.get("entry_point") in public_entry_points
+    }
+    public_targets = set()
     for (rtype, name), body in infra.resources.items():
         if "_iam_" not in rtype:
             continue
@@ -290,9 +295,12 @@ def check_public_access(infra: Infra, public_entry_point: str) -> list[str]:
             if target is None or target not in keys:
                 problems.append(f"{rtype}.{name} grants public access to something else")
             else:
-                public_targets.append(target)
-    if not public_targets:
-        problems.append(f"{public_entry_point} has no allUsers invoker binding")
+                public_targets.add(keys[target])
+    problems += [
+        f"{entry} has no allUsers invoker binding"
+        for entry in public_entry_points
+        if entry not in public_targets
+    ]
     for key, cfg in infra.functions().items():
         if any(m in s for s in _strings(cfg.get("invokers")) for m in PUBLIC_MEMBERS):
             problems.append(f"function {key} lists a public invoker")

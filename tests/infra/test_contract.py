@@ -16,6 +16,9 @@ from tests.infra.contract import HTTP, PUSH, SCHEDULER, Infra
 REPO = Path(__file__).resolve().parents[2]
 
 WEBHOOK = "calendar_webhook"
+CONNECT = "connect"
+PUBLIC = (WEBHOOK, CONNECT)
+"""The only public functions: Google pushes to the webhook, browsers open connect."""
 WORKER = "sync_worker"
 EXPECTED_TRIGGERS = {WORKER: PUSH, "renew_channels": SCHEDULER}
 SCHEDULER_ACTIONS = ("renew", "sweep")
@@ -24,7 +27,7 @@ FIRESTORE_INDEXES = {
     "meetings": [("calendar_key", "ASCENDING"), ("status", "ASCENDING")],
     "calendars": [("status", "ASCENDING"), ("next_sweep_at", "ASCENDING")],
 }
-TTL_FIELDS = {"channels": "purge_at", "meetings": "purge_at"}
+TTL_FIELDS = {"channels": "purge_at", "meetings": "purge_at", "connect_states": "purge_at"}
 
 Check = Callable[[Infra], list[str]]
 
@@ -35,7 +38,7 @@ CHECKS: dict[str, Check] = {
     "scheduler": lambda i: contract.check_scheduler(i, SCHEDULER_ACTIONS),
     "env": lambda i: contract.check_env(i, Settings.env_names(), Settings.secret_env_names()),
     "references": contract.check_references,
-    "public_access": lambda i: contract.check_public_access(i, WEBHOOK),
+    "public_access": lambda i: contract.check_public_access(i, PUBLIC),
     "source_archive": contract.check_source_archive,
     "firestore": lambda i: contract.check_firestore(i, FIRESTORE_INDEXES, TTL_FIELDS),
     "function_settings": contract.check_function_settings,
@@ -213,6 +216,29 @@ MUTATIONS: dict[str, tuple[str, Callable[[Infra], object], str]] = {
         "public_access",
         lambda i: i.resources.pop(("google_cloud_run_service_iam_member", "webhook_public")),
         "calendar_webhook has no allUsers",
+    ),
+    "make the connect flow private": (
+        "public_access",
+        lambda i: i.resources.pop(("google_cloud_run_service_iam_member", "connect_public")),
+        "connect has no allUsers",
+    ),
+    "make the operators' users function public": (
+        "public_access",
+        lambda i: i.resources.__setitem__(
+            ("google_cloud_run_service_iam_member", "users_public"),
+            {
+                "service": '${google_cloudfunctions2_function.fn["users"].name}',
+                "member": "allUsers",
+            },
+        ),
+        "users_public grants public access",
+    ),
+    "drop the TTL of used sign-in states": (
+        "firestore",
+        lambda i: i.resources[("google_firestore_field", "connect_states_purge_at")].pop(
+            "ttl_config"
+        ),
+        "missing TTL policy on connect_states.purge_at",
     ),
     "ship the dev requirements": (
         "source_archive",

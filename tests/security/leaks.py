@@ -1,5 +1,11 @@
 """Scan log files for secrets: credentials the workspace emulator issued, secret settings.
 
+The emulator's record (`GET /_emulator/secrets`) covers every access, refresh and channel
+token and signed JWT it issued, and, since Google sign-in, every authorization code
+(listed with the refresh tokens) and ID token (with the signed JWTs); any kind it adds
+later is scanned too. Secrets only a test sees (the connect flow's browser cookie, say)
+are added with `remember`.
+
 Used at the end of the test session (tests/conftest.py) and by tests/security. Every
 secret is looked for as is and percent-encoded (as it would appear in a logged URL or
 form body), all at once: the secrets become one regular expression shaped like a trie,
@@ -99,6 +105,15 @@ def find_leaks(paths: Iterable[Path], secrets: Mapping[str, Iterable[str]]) -> l
     return leaks
 
 
+_REMEMBERED: dict[str, set[str]] = {}
+"""Secrets tests met on the way (kind -> values), scanned with the emulator's."""
+
+
+def remember(kind: str, *values: str) -> None:
+    """Have the session's scan (and `session_secrets`) look for these too."""
+    _REMEMBERED.setdefault(kind, set()).update(v for v in values if v)
+
+
 def log_files(log_dir: Path) -> list[Path]:
     return sorted(p for p in log_dir.rglob("*") if p.is_file())
 
@@ -116,6 +131,8 @@ def session_secrets(stack: Stack) -> dict[str, list[str]]:
     for name in sorted(Settings.secret_env_names()):
         if env.get(name):
             secrets[f"env {name}"] = [env[name]]
+    for kind, values in sorted(_REMEMBERED.items()):
+        secrets[kind] = sorted(values)
     return secrets
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from shared.domain import conference as c
+from shared.domain.event import OWNED_PROPERTY, SPACE_PROPERTY
 from shared.domain.models import Meeting, MeetingHead
 
 NOW = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
@@ -54,7 +55,7 @@ def event(status: str = "pending", **kw: Any) -> dict[str, Any]:
         "start": START,
         "end": END,
         "conferenceData": conference,
-        "extendedProperties": {"private": {c.OWNED_PROPERTY: "m1"}},
+        "extendedProperties": {"private": {OWNED_PROPERTY: "m1"}},
     }
     body.update(kw)
     return body
@@ -164,7 +165,7 @@ def test_echo_of_a_ready_meeting_seen_first_by_create_meeting_is_stamped_only() 
 def test_stamped_event_needs_no_second_stamp() -> None:
     stamped = event(
         "success",
-        extendedProperties={"private": {c.OWNED_PROPERTY: "m1", c.SPACE_PROPERTY: "spaces/x"}},
+        extendedProperties={"private": {OWNED_PROPERTY: "m1", SPACE_PROPERTY: "spaces/x"}},
     )
     d = c.decide(meeting(status="ready", space="spaces/x", meeting_code="abc-defg-hij"), stamped)
     assert not d.stamp_space
@@ -197,9 +198,9 @@ def test_a_settled_head_means_decide_does_nothing() -> None:
             for etag in ('"1"', '"2"', ""):
                 for conf in ("pending", "success", "failure"):
                     for stamp in (None, "spaces/S1", "spaces/Other"):
-                        private: dict[str, Any] = {c.OWNED_PROPERTY: "m1"}
+                        private: dict[str, Any] = {OWNED_PROPERTY: "m1"}
                         if stamp:
-                            private[c.SPACE_PROPERTY] = stamp
+                            private[SPACE_PROPERTY] = stamp
                         m = meeting(status=status, space=space, meeting_code="abc-defg-hij")
                         e = event(conf, etag=etag, extendedProperties={"private": private})
                         if c.settled(_head(m), e):

@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from shared.domain import meeting_request as mr
-from shared.domain.conference import OWNED_PROPERTY, SPACE_PROPERTY
+from shared.domain import validate
+from shared.domain.event import OWNED_PROPERTY, SPACE_PROPERTY, event_body
+from shared.domain.ids import meeting_id
+from shared.domain.refusals import Kind, Refusal
 
 BASE: dict[str, Any] = {
     "organizer": "Alice@Example.com",
@@ -23,9 +26,10 @@ def parse(**changes: Any) -> mr.MeetingRequest:
     return mr.parse({k: v for k, v in body.items() if v is not None}, max_attendees=3)
 
 
-def rejected(body: dict[str, Any]) -> mr.InvalidRequest:
-    with pytest.raises(mr.InvalidRequest) as info:
+def rejected(body: dict[str, Any]) -> Refusal:
+    with pytest.raises(Refusal) as info:
         mr.parse(body, max_attendees=3)
+    assert info.value.kind is Kind.INVALID
     return info.value
 
 
@@ -125,21 +129,27 @@ def test_attendees_normalise_to_the_same_hash() -> None:
 
 
 def test_meeting_id_is_base32hex_and_derived_from_organizer_and_key() -> None:
-    one = mr.meeting_id("alice@example.com", "key-1")
+    one = meeting_id("alice@example.com", "key-1")
     assert re.fullmatch(r"[a-v0-9]{26}", one)
-    assert one == mr.meeting_id("ALICE@example.com", "key-1")
-    assert one != mr.meeting_id("bob@example.com", "key-1")
-    assert one != mr.meeting_id("alice@example.com", "key-2")
-    random_ids = {mr.meeting_id("alice@example.com", None) for _ in range(20)}
+    assert one == meeting_id("ALICE@example.com", "key-1")
+    assert one != meeting_id("bob@example.com", "key-1")
+    assert one != meeting_id("alice@example.com", "key-2")
+    random_ids = {meeting_id("alice@example.com", None) for _ in range(20)}
     assert len(random_ids) == 20
     assert all(re.fullmatch(r"[a-v0-9]{26}", i) for i in random_ids)
 
 
 @pytest.mark.parametrize("key", ["", "a" * 256, "with space", "caf\u00e9"])
 def test_bad_idempotency_keys(key: str) -> None:
-    with pytest.raises(mr.InvalidRequest) as info:
-        mr.check_idempotency_key(key)
+    with pytest.raises(Refusal) as info:
+        validate.idempotency_key(key)
+    assert info.value.kind is Kind.INVALID
     assert info.value.field == "Idempotency-Key"
+
+
+def test_good_and_absent_idempotency_keys_pass() -> None:
+    assert validate.idempotency_key(None) is None
+    assert validate.idempotency_key("a" * 255) == "a" * 255
 
 
 def test_calendar_event_body_asks_for_a_meet_conference() -> None:
@@ -151,7 +161,7 @@ def test_calendar_event_body_asks_for_a_meet_conference() -> None:
         description="d",
         location="room",
     )
-    body = mr.event_body(req, "abc123")
+    body = event_body(req, "abc123")
     assert body["id"] == "abc123"
     assert body["conferenceData"]["createRequest"] == {
         "requestId": "abc123",
@@ -172,7 +182,7 @@ def test_space_event_body_copies_the_conference() -> None:
         "meetingCode": "abc-defg-hij",
         "meetingUri": "https://meet.google.com/abc-defg-hij",
     }
-    body = mr.event_body(parse(conference={"mode": "space"}), "abc123", space)
+    body = event_body(parse(conference={"mode": "space"}), "abc123", space)
     data = body["conferenceData"]
     assert "createRequest" not in data
     assert data["conferenceId"] == "abc-defg-hij"

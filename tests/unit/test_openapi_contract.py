@@ -1,52 +1,113 @@
 """`functions/openapi.json` against the code: the statuses each operation can answer are
-exactly the documented ones, and every refusal made before any I/O (validation,
-method, size, content type) matches the documented error schema."""
+exactly the documented ones, and every refusal made before any Google call (validation,
+method, size, content type) matches the documented error schema.
+
+What an operation can answer is read from the code: every refusal kind (`Kind.X`) the
+modules serving it name, mapped through the one kind → status table (`shared.http.STATUS`),
+and every Google failure as `from_api_error` tells it to the caller.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import functions_framework
 import pytest
 
-from functions import create_meeting as create_fn
-from functions import import_events as import_fn
 from shared import wiring
 from shared.domain import errors
-from shared.http import api_error_to_request_error
-from shared.services import meetings
+from shared.domain.refusals import Kind, from_api_error
+from shared.http import STATUS
 from tests.e2e import contract
+from tests.unit.support import System, system
 
-GOOGLE_STATUSES = {
-    api_error_to_request_error(cls("x")).status
-    for cls in (
-        errors.AuthRevokedError,
-        errors.RateLimitedError,
-        errors.TransientError,
-        errors.NotFoundError,
-        errors.BadRequestError,
-        errors.ForbiddenError,
-    )
-}
-REFUSALS = {400, 405, 413, 415, 500}
-"""read_json / routing / validation refusals and the guard's internal error."""
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / "main.py"
+
+COMMON = ("shared/http.py", "shared/domain/validate.py", "shared/domain/refusals.py")
+"""Routing, method, body reading, the guard; input validators; Google's mapping."""
+CREATE_MODULES = (
+    "functions/create_meeting.py",
+    "shared/services/meetings.py",
+    "shared/services/decisions.py",
+    "shared/services/outbox.py",
+    "shared/services/users.py",
+    "shared/domain/meeting_request.py",
+    *COMMON,
+)
+IMPORT_MODULES = (
+    "functions/import_events.py",
+    "shared/services/importer.py",
+    "shared/services/users.py",
+    *COMMON,
+)
+
+
+class _KindsNamed(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.found: set[Kind] = set()
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if isinstance(node.target, ast.Name) and node.target.id == "STATUS":
+            return  # the table of every kind, not a refusal anyone makes
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.value, ast.Name) and node.value.id == "Kind":
+            self.found.add(Kind[node.attr])
+        self.generic_visit(node)
+
+
+def kinds_named(modules: tuple[str, ...]) -> set[Kind]:
+    visitor = _KindsNamed()
+    for module in modules:
+        visitor.visit(ast.parse((ROOT / module).read_text(), module))
+    return visitor.found
+
+
+def _api_errors() -> list[type[errors.ApiError]]:
+    found: list[type[errors.ApiError]] = []
+    todo: list[type[errors.ApiError]] = [errors.ApiError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def google_statuses() -> set[int]:
+    """How every Google failure that escapes a service is answered."""
+    return {STATUS[from_api_error(cls("x")).kind] for cls in _api_errors()}
 
 
 def documented_statuses(path: str, method: str) -> set[int]:
     return {int(s) for s in contract.documented(path, method)["responses"]}
 
 
+def test_every_refusal_kind_has_a_status() -> None:
+    assert set(STATUS) == set(Kind)
+
+
+def test_google_failures_are_told_as_documented_statuses() -> None:
+    google = google_statuses()
+    assert google == {403, 404, 409, 502, 503}
+    assert google <= documented_statuses("/meetings", "post")
+    assert google <= documented_statuses("/", "post")
+
+
 def test_create_meeting_statuses_are_exactly_the_documented_ones() -> None:
-    emitted = {201, 202} | REFUSALS | GOOGLE_STATUSES | set(create_fn._STATUS.values())
+    emitted = {201, 202} | {STATUS[k] for k in kinds_named(CREATE_MODULES)} | google_statuses()
     assert documented_statuses("/meetings", "post") == emitted
-    get_emitted = {200, 405, 500, create_fn._STATUS[meetings.MeetingNotFound]}
-    assert documented_statuses("/meetings/{id}", "get") == get_emitted
+    # GET answers its own NOT_FOUND; a failed refresh of a pending meeting is swallowed
+    get_kinds = {Kind.NOT_FOUND, Kind.METHOD_NOT_ALLOWED, Kind.INTERNAL}
+    assert documented_statuses("/meetings/{id}", "get") == {200} | {STATUS[k] for k in get_kinds}
 
 
 def test_import_statuses_are_exactly_the_documented_ones() -> None:
-    emitted = {200} | REFUSALS | GOOGLE_STATUSES | set(import_fn._STATUS.values())
+    emitted = {200} | {STATUS[k] for k in kinds_named(IMPORT_MODULES)} | google_statuses()
     assert documented_statuses("/", "post") == emitted
 
 
@@ -55,14 +116,17 @@ def test_every_documented_path_is_served() -> None:
 
 
 @pytest.fixture
-def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "contract-test")
-    monkeypatch.setenv("DELEGATION_SERVICE_ACCOUNT", "sa@contract-test.iam.gserviceaccount.com")
-    wiring.settings.cache_clear()
-    create = functions_framework.create_app("create_meeting", "main.py").test_client()  # type: ignore[no-untyped-call]
-    imports = functions_framework.create_app("import_events", "main.py").test_client()  # type: ignore[no-untyped-call]
-    yield create, imports
-    wiring.settings.cache_clear()
+def served(monkeypatch: pytest.MonkeyPatch) -> System:
+    """Settings and the meeting service on the in-memory adapters (no I/O)."""
+    s = system()
+    monkeypatch.setattr(wiring, "settings", lambda: s.settings)
+    monkeypatch.setattr(wiring, "meetings", lambda: s.meetings)
+    return s
+
+
+def client(target: str) -> Any:
+    app = functions_framework.create_app(target, str(MAIN))  # type: ignore[no-untyped-call]
+    return app.test_client()
 
 
 GOOD: dict[str, Any] = {
@@ -74,10 +138,10 @@ GOOD: dict[str, Any] = {
 
 BAD_CREATES: list[tuple[str, dict[str, Any], int, str | None]] = [
     # (raw body, headers, status, field)
-    ("{not json", {}, 400, None),
-    ("[1, 2]", {}, 400, None),
+    ("{not json", {}, 400, "body"),
+    ("[1, 2]", {}, 400, "body"),
     (json.dumps(GOOD), {"Content-Type": "text/plain"}, 415, "Content-Type"),
-    (json.dumps({**GOOD, "description": "x" * 70_000}), {}, 413, None),
+    (json.dumps({**GOOD, "description": "x" * 70_000}), {}, 413, "body"),
     (json.dumps({**GOOD, "color": 1}), {}, 400, "color"),
     (json.dumps({**GOOD, "end": "2026-12-01T09:00:00Z"}), {}, 400, "end"),
     (json.dumps({**GOOD, "timeZone": "Nowhere/Land"}), {}, 400, "timeZone"),
@@ -90,26 +154,28 @@ BAD_CREATES: list[tuple[str, dict[str, Any], int, str | None]] = [
 
 @pytest.mark.parametrize(("raw", "headers", "status", "field"), BAD_CREATES)
 def test_create_refusals_match_the_spec(
-    clients: tuple[Any, Any], raw: str, headers: dict[str, str], status: int, field: str | None
+    served: System, raw: str, headers: dict[str, str], status: int, field: str | None
 ) -> None:
-    create, _ = clients
     headers = {"Content-Type": "application/json", **headers}
-    response = create.post("/meetings", data=raw, headers=headers)
+    response = client("create_meeting").post("/meetings", data=raw, headers=headers)
     assert response.status_code == status, response.get_json()
     body = response.get_json()
     assert body["error"]["field"] == field
     contract.check("/meetings", "POST", status, body)
+    assert not served.calendar.calls  # refused before any Google call
 
 
-def test_wrong_methods_are_405(clients: tuple[Any, Any]) -> None:
-    create, imports = clients
+def test_wrong_methods_are_405(served: System) -> None:
+    create = client("create_meeting")
     for response, path, method in (
         (create.put("/meetings", json=GOOD), "/meetings", "POST"),
         (create.post("/meetings/abc"), "/meetings/{id}", "GET"),
-        (imports.get("/?user=alice@example.com"), "/", "POST"),
     ):
         assert response.status_code == 405
         contract.check(path, method, 405, response.get_json())
+
+
+# -- import_events ----------------------------------------------------------------------------
 
 
 EMPTY = b"BEGIN:VCALENDAR\nEND:VCALENDAR\n"
@@ -119,15 +185,15 @@ BAD_IMPORTS: list[tuple[str, bytes, str, int, str | None]] = [
     ("", EMPTY, "text/calendar", 400, "user"),
     ("?user=nobody", EMPTY, "text/calendar", 400, "user"),
     (ALICE, b"BEGIN:VCALENDAR\nbroken\nEND:VCALENDAR\n", "text/calendar", 400, "body"),
-    (ALICE, b"x" * (5 * 1024 * 1024), "text/calendar", 413, None),
+    (ALICE, b"x" * (5 * 1024 * 1024), "text/calendar", 413, "body"),
 ]
 
 
 @pytest.mark.parametrize(("query", "raw", "ctype", "status", "field"), BAD_IMPORTS)
 def test_import_refusals_match_the_spec(
-    clients: tuple[Any, Any], query: str, raw: bytes, ctype: str, status: int, field: str | None
+    served: System, query: str, raw: bytes, ctype: str, status: int, field: str | None
 ) -> None:
-    _, imports = clients
+    imports = client("import_events")
     response = imports.post("/" + query, data=raw, headers={"Content-Type": ctype})
     assert response.status_code == status, response.get_json()
     body = response.get_json()
@@ -135,10 +201,15 @@ def test_import_refusals_match_the_spec(
     contract.check("/", "POST", status, body)
 
 
-def test_malformed_ics_names_the_line(clients: tuple[Any, Any]) -> None:
-    _, imports = clients
+def test_import_refuses_other_methods(served: System) -> None:
+    response = client("import_events").get("/?user=alice@example.com")
+    assert response.status_code == 405
+    contract.check("/", "POST", 405, response.get_json())
+
+
+def test_malformed_ics_names_the_line(served: System) -> None:
     raw = b"BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:1\nbroken line\nEND:VEVENT\n"
-    response = imports.post(
+    response = client("import_events").post(
         "/?user=alice@example.com", data=raw, headers={"Content-Type": "text/calendar"}
     )
     assert response.status_code == 400

@@ -37,7 +37,11 @@ def test_bad_environment_names_the_variable(env: dict[str, str], named: str) -> 
 def test_env_names_cover_every_field_and_secrets_are_marked() -> None:
     names = Settings.env_names()
     assert {"GOOGLE_CLOUD_PROJECT", "WEBHOOK_URL", "OAUTH_CLIENT_SECRET"} <= names
-    assert Settings.secret_env_names() == {"OAUTH_CLIENT_SECRET", "TOKEN_ENCRYPTION_KEY"}
+    assert Settings.secret_env_names() == {
+        "OAUTH_CLIENT_SECRET",
+        "TOKEN_ENCRYPTION_KEY",
+        "STATE_SIGNING_KEY",
+    }
 
 
 def test_secrets_are_not_in_repr() -> None:
@@ -48,6 +52,9 @@ def test_secrets_are_not_in_repr() -> None:
             "OAUTH_CLIENT_ID": "cid",
             "OAUTH_CLIENT_SECRET": "s3cr3t-value",
             "TOKEN_ENCRYPTION_KEY": "k3y-value",
+            "STATE_SIGNING_KEY": "st4te-value",
+            "OAUTH_REDIRECT_URI": "https://connect.example.com/oauth/callback",
         }
     )
-    assert "s3cr3t-value" not in repr(s) and "k3y-value" not in repr(s)
+    for secret in ("s3cr3t-value", "k3y-value", "st4te-value"):
+        assert secret not in repr(s)
