@@ -235,7 +235,9 @@ def meetings() -> MeetingService:
 def importer() -> Importer:
     from shared.services.importer import Importer
 
-    return Importer(calendar=calendar(), store=store())
+    return Importer(
+        calendar=calendar(), store=store(), sink=meeting_events(), source=event_source()
+    )
 
 
 if TYPE_CHECKING:

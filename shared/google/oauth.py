@@ -33,6 +33,15 @@ def _int(text: str) -> int:
     return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
 
 
+def _why(exc: Exception) -> str:
+    """google-auth's reason, unless it quotes the token (its malformed-segment messages do):
+    what ends up in a log line never holds a piece of an ID token."""
+    text = str(exc)
+    if "segment" in text.lower() or len(text) > 200:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
 def pem_keys(certs: dict[str, Any]) -> dict[str, str]:
     """{kid: PEM} from either form Google publishes: a JWK Set (`{"keys": [...]}`, RSA
     keys only) or `{kid: x509 certificate}`."""
@@ -135,7 +144,7 @@ class GoogleOAuth:
                 clock_skew_in_seconds=_CLOCK_SKEW_SECONDS,
             )
         except (ValueError, KeyError, google.auth.exceptions.GoogleAuthError) as exc:
-            raise IdentityError(f"ID token rejected: {type(exc).__name__}: {exc}") from None
+            raise IdentityError(f"ID token rejected: {_why(exc)}") from None
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise IdentityError("ID token rejected: not issued by Google")
         return claims

@@ -26,7 +26,7 @@ from shared import logs
 from shared.domain import validate
 from shared.domain.errors import ApiError, AuthRevokedError, NotFoundError, PreconditionFailedError
 from shared.domain.imports import ImportItem
-from shared.domain.ports import Json, UserStore
+from shared.domain.ports import EventSink, Json, UserStore
 from shared.domain.refusals import from_api_error
 from shared.services.users import active_user, mark_revoked
 
@@ -58,9 +58,18 @@ def target(user: str | None, calendar_id: str | None) -> tuple[str, str]:
 class Importer:
     """Runs the imports for one user and calendar; one result per VEVENT."""
 
-    def __init__(self, *, calendar: ImportCalendar, store: UserStore) -> None:
+    def __init__(
+        self,
+        *,
+        calendar: ImportCalendar,
+        store: UserStore,
+        sink: EventSink | None = None,
+        source: str = "",
+    ) -> None:
         self._calendar = calendar
         self._store = store
+        self._sink = sink
+        self._source = source
 
     def run(self, user: str, calendar_id: str, items: Iterable[ImportItem]) -> list[Json]:
         """Import every item; one result per item. A Google failure that stops the whole
@@ -87,7 +96,7 @@ class Importer:
                     result = self._master(user, calendar_id, item)
                     masters[item.uid] = (result["eventId"], result["status"])
             except AuthRevokedError:
-                mark_revoked(self._store, user)
+                mark_revoked(self._store, user, sink=self._sink, source=self._source)
                 raise
             except ApiError as exc:
                 _log.warning(

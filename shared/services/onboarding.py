@@ -22,11 +22,12 @@ from shared import logs
 from shared.domain import validate
 from shared.domain.errors import AuthRevokedError, BadRequestError, IdentityError
 from shared.domain.models import utcnow
-from shared.domain.ports import Clock, OAuthPort, StateStore, TokenVault
+from shared.domain.ports import Clock, OAuthPort, SignIn, StateStore, TokenVault
 from shared.domain.refusals import Kind, Refusal
 from shared.domain.signin import (
     PRODUCT_SCOPES,
     SIGN_IN_SCOPES,
+    ConnectState,
     Cookie,
     StateCodec,
     StateError,
@@ -63,7 +64,8 @@ class Connected:
     result: dict[str, Any]
 
 
-def _refuse(kind: Kind, message: str, reason: str, field: str = "query") -> Refusal:
+def _refuse(kind: Kind, message: str, reason: str, field: str) -> Refusal:
+    """A refused callback: `reason` is the stable code the page shows (and tests match)."""
     return Refusal(kind, message, field, reason=reason)
 
 
@@ -112,9 +114,8 @@ class Onboarding:
             if not value
         ]
         if missing or self._codec is None or self._vault is None:
-            raise Refusal(
-                Kind.MISCONFIGURED, f"Google sign-in is not configured: set {', '.join(missing)}"
-            )
+            _log.error("Google sign-in is not configured", extra={"missing": missing})
+            raise Refusal(Kind.MISCONFIGURED, "Google sign-in is not configured on this service")
         return self._codec, self._vault
 
     def start(self, login_hint: str | None, return_to: str | None) -> Started:
@@ -146,36 +147,55 @@ class Onboarding:
     def finish(self, query: Mapping[str, str], browser_secret: str | None) -> Connected:
         """`GET /oauth/callback`: check, exchange, verify, store; or a refusal, storing nothing."""
         codec, vault = self._ready()
-        now = self._now()
-        try:
-            state = codec.verify(query.get("state"), browser_secret, now)
-        except StateError as exc:
-            raise _refuse(Kind.INVALID, exc.message, exc.reason, "state") from None
-        expires = dt.datetime.fromtimestamp(state.expires, dt.UTC)
-        if not self._states.claim_state(state.nonce, expires):
-            raise _refuse(
-                Kind.INVALID,
-                "this sign-in was already used; please start again",
-                "state_replayed",
-                "state",
-            )
+        state = self._accept_state(codec, query.get("state"), browser_secret)
         error = query.get("error")
         if error == "access_denied":
-            raise _refuse(Kind.FORBIDDEN, "you declined access; nothing was connected", error)
+            raise _refuse(
+                Kind.FORBIDDEN, "you declined access; nothing was connected", error, "error"
+            )
         if error:
             raise _refuse(
-                Kind.INVALID, f"Google refused the sign-in ({error[:64]})", "google_error"
+                Kind.INVALID, f"Google refused the sign-in ({error[:64]})", "google_error", "error"
             )
         code = query.get("code")
         if not code:
             raise _refuse(
                 Kind.INVALID, "the sign-in answer carries no code", "code_missing", "code"
             )
+        sign_in = self._exchange(code, codec.verifier(state, browser_secret or ""))
+        email = self._check_identity(sign_in, state)
+        user = self._users.connected(
+            email, vault.seal(sign_in.refresh_token), sorted(sign_in.scopes)
+        )
+        watched = self._users.watch_after_connect(email, primary=self._config.watch_primary)
+        _log.info("user connected", extra={"user": email, "resumed": watched["resumed"]})
+        back = state.return_to
+        allowed = bool(back) and return_to_allowed(back, self._config.return_to_allowlist)
+        return Connected(email, back if allowed else None, {**user.public(), **watched})
+
+    def _accept_state(
+        self, codec: StateCodec, text: str | None, browser_secret: str | None
+    ) -> ConnectState:
+        """Ours, unexpired, this browser's, and first used now (whatever the answer is)."""
         try:
-            sign_in = self._oauth.exchange_code(
-                code,
-                redirect_uri=self._config.redirect_uri,
-                code_verifier=codec.verifier(state, browser_secret or ""),
+            state = codec.verify(text, browser_secret, self._now())
+        except StateError as exc:
+            raise _refuse(Kind.INVALID, exc.message, exc.reason, "state") from None
+        if not self._states.claim_state(
+            state.nonce, dt.datetime.fromtimestamp(state.expires, dt.UTC)
+        ):
+            raise _refuse(
+                Kind.INVALID,
+                "this sign-in was already used; please start again",
+                "state_replayed",
+                "state",
+            )
+        return state
+
+    def _exchange(self, code: str, verifier: str) -> SignIn:
+        try:
+            return self._oauth.exchange_code(
+                code, redirect_uri=self._config.redirect_uri, code_verifier=verifier
             )
         except (AuthRevokedError, BadRequestError) as exc:
             raise _refuse(
@@ -187,11 +207,20 @@ class Onboarding:
         except IdentityError as exc:
             _log.warning("ID token rejected", extra={"error": str(exc)})
             raise _refuse(
-                Kind.UNAUTHORISED, "Google's answer could not be verified", "id_token_invalid"
+                Kind.UNAUTHORISED,
+                "Google's answer could not be verified",
+                "id_token_invalid",
+                "code",
             ) from None
+
+    def _check_identity(self, sign_in: SignIn, state: ConnectState) -> str:
+        """The verified email the tokens belong to, if it may connect with what it granted."""
         if not sign_in.email_verified:
             raise _refuse(
-                Kind.FORBIDDEN, "this Google account's email is not verified", "email_unverified"
+                Kind.FORBIDDEN,
+                "this Google account's email is not verified",
+                "email_unverified",
+                "email",
             )
         email = validate.email(sign_in.email, "email")
         if state.login_hint and email != state.login_hint:
@@ -199,6 +228,7 @@ class Onboarding:
                 Kind.FORBIDDEN,
                 f"you signed in as {email}, but this link was for {state.login_hint}",
                 "login_hint_mismatch",
+                "login_hint",
             )
         missing = [s for s in self._config.scopes if s not in sign_in.scopes]
         if missing:
@@ -206,18 +236,13 @@ class Onboarding:
                 Kind.FORBIDDEN,
                 f"every requested permission is needed; not granted: {' '.join(missing)}",
                 "scope_not_granted",
+                "scope",
             )
         if not sign_in.refresh_token:
             raise _refuse(
                 Kind.INVALID,
                 "Google gave no offline access; please start again",
                 "no_refresh_token",
+                "code",
             )
-        user = self._users.connected(
-            email, vault.seal(sign_in.refresh_token), sorted(sign_in.scopes)
-        )
-        watched = self._users.watch_after_connect(email, primary=self._config.watch_primary)
-        _log.info("user connected", extra={"user": email, "resumed": watched["resumed"]})
-        back = state.return_to
-        allowed = bool(back) and return_to_allowed(back, self._config.return_to_allowlist)
-        return Connected(email, back if allowed else None, {**user.public(), **watched})
+        return email

@@ -1,16 +1,18 @@
 """The honest floor of the webhook benchmark: a bare functions-framework function that
 makes the webhook's one confirmed publish and answers 202, nothing else.
 
-Same client as `shared/store/pubsub.py` (google-cloud-pubsub PublisherClient, batch
-max_latency 1 ms / max_messages 100, message ordering on, made on the first publish and
-shared by the threads), same topic on the same Pub/Sub emulator, and per request a payload
-of the webhook's signal size, its ordering key and attributes, answered only once Pub/Sub
-returned the message id. No header parsing, no channel check, no logging, no JSON: what is
-left is what any function that confirms one publish pays.
+The same client as `shared/store/pubsub.py` (a google-cloud-pubsub PublisherClient with the
+product's batch settings and message ordering, made on the first publish and shared by the
+threads), the same topic on the same Pub/Sub emulator, and per request a payload of the
+webhook's signal size with its ordering key and attributes, answered only once Pub/Sub
+returned the message id. No header parsing, no channel check, no logging, no JSON body:
+what is left is what any function that confirms one publish pays.
 
-Configured by the benchmark through the environment (read at import, so a missing
-variable stops the start-up): BENCH_PUBLISH_TOPIC, BENCH_PUBLISH_BYTES,
-BENCH_PUBLISH_ORDERING_KEY and BENCH_PUBLISH_ATTRIBUTES (a JSON object of strings).
+Configured by the benchmark, which reads all of it from the product (`webhook.py`,
+`signal_publish`), through the environment (read at import, so a missing variable stops
+the start-up): BENCH_PUBLISH_TOPIC, BENCH_PUBLISH_BYTES, BENCH_PUBLISH_ORDERING_KEY,
+BENCH_PUBLISH_ATTRIBUTES (a JSON object of strings), BENCH_PUBLISH_BATCH (JSON
+[max_bytes, max_latency, max_messages]) and BENCH_PUBLISH_ORDERING ("1" or "0").
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _TOPIC = os.environ["BENCH_PUBLISH_TOPIC"]
 _DATA = b"x" * int(os.environ["BENCH_PUBLISH_BYTES"])
 _ORDERING_KEY = os.environ["BENCH_PUBLISH_ORDERING_KEY"]
 _ATTRIBUTES: dict[str, str] = json.loads(os.environ["BENCH_PUBLISH_ATTRIBUTES"])
+_BATCH: list[Any] = json.loads(os.environ["BENCH_PUBLISH_BATCH"])
+_ORDERING = os.environ["BENCH_PUBLISH_ORDERING"] == "1"
 _TIMEOUT = 10.0
 
 _lock = threading.Lock()
@@ -43,8 +47,8 @@ def _publisher() -> list[Any]:
                 from google.cloud.pubsub_v1.types import BatchSettings, PublisherOptions
 
                 client = pubsub_v1.PublisherClient(
-                    batch_settings=BatchSettings(max_latency=0.001, max_messages=100),
-                    publisher_options=PublisherOptions(enable_message_ordering=True),
+                    batch_settings=BatchSettings(*_BATCH),
+                    publisher_options=PublisherOptions(enable_message_ordering=_ORDERING),
                 )
                 _client.extend([client, client.topic_path(_PROJECT, _TOPIC)])
     return _client

@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.services.signals import SignalService, parse_notification
 from shared.settings import Settings
+from shared.store.pubsub import Publisher
 from tests.bench.common import (
     NOOP_SOURCE,
     NOOP_TARGET,
@@ -140,7 +141,14 @@ def signal_publish(
 ) -> dict[str, str]:
     """The environment of `publish_floor.py`: the publish the webhook makes for a notification
     with these headers, taken from the product's own signal service (topic from the
-    functions' settings, payload encoded as `shared/store/pubsub.py` encodes it)."""
+    functions' settings, payload encoded as `shared/store/pubsub.py` encodes it), and the
+    batch settings and message ordering of the product's publisher client."""
+    product = Publisher(ctx.stack.project).client
+    try:
+        batch = list(product.batch_settings)
+        ordering = bool(product.publisher_options.enable_message_ordering)
+    finally:
+        product.stop()
     channel = ctx.stored_channel(channel_id)
     capture = _Capture()
     service = SignalService(
@@ -158,6 +166,8 @@ def signal_publish(
         "BENCH_PUBLISH_BYTES": str(len(payload)),
         "BENCH_PUBLISH_ORDERING_KEY": str(made["key"]),
         "BENCH_PUBLISH_ATTRIBUTES": json.dumps(made["attrs"] or {}),
+        "BENCH_PUBLISH_BATCH": json.dumps(batch),
+        "BENCH_PUBLISH_ORDERING": "1" if ordering else "0",
     }
 
 
@@ -173,10 +183,12 @@ def run(ctx: Ctx, *, runs: int = 3, seconds: float = 2.0) -> Result:
         "with its own keep-alive http.client connection; webhook, floor and no-op runs "
         "alternate (each in each position once every 3 runs).",
         "floor = `tests/bench/publish_floor.py`: a bare functions-framework function making "
-        "the webhook's one confirmed publish (PublisherClient, max_latency 1 ms, max_messages "
-        f"100, message ordering) to topic {publish_env['BENCH_PUBLISH_TOPIC']} on the same "
-        f"emulator: {publish_env['BENCH_PUBLISH_BYTES']} bytes, ordering key and attributes "
-        "as the webhook's signal; it answers 202 once Pub/Sub returned the message id. "
+        "the webhook's one confirmed publish (a PublisherClient with the product's batch "
+        f"settings [max_bytes, max_latency, max_messages] = {publish_env['BENCH_PUBLISH_BATCH']} "
+        f"and message ordering {'on' if publish_env['BENCH_PUBLISH_ORDERING'] == '1' else 'off'}) "
+        f"to topic {publish_env['BENCH_PUBLISH_TOPIC']} on the same emulator: "
+        f"{publish_env['BENCH_PUBLISH_BYTES']} bytes, ordering key and attributes as the "
+        "webhook's signal; it answers 202 once Pub/Sub returned the message id. "
         "(floor) noop_* = a no-op function (204), for reference only.",
         "During this benchmark the worker's push subscription is switched to pull and then "
         "recreated empty, so the sync worker does not consume the notifications' signals "

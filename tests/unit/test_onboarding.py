@@ -278,12 +278,16 @@ def test_an_id_token_google_did_not_sign_is_unauthorised_and_stores_nothing() ->
     assert_nothing_stored(w)
 
 
-def test_an_unconfigured_deployment_says_what_is_missing() -> None:
+def test_an_unconfigured_deployment_refuses_and_logs_what_is_missing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     w = world(client_id="")
     refusal = refused(lambda: w.flow.start(None, None))
-    assert refusal.kind is Kind.MISCONFIGURED and "OAUTH_CLIENT_ID" in refusal.message
+    assert refusal.kind is Kind.MISCONFIGURED and "OAUTH_CLIENT_ID" not in refusal.message
     w.flow._codec = None
-    assert "STATE_SIGNING_KEY" in refused(lambda: w.flow.finish({}, None)).message
+    assert refused(lambda: w.flow.finish({}, None)).kind is Kind.MISCONFIGURED
+    missing = [getattr(r, "missing", []) for r in caplog.records]
+    assert ["OAUTH_CLIENT_ID"] in missing and ["OAUTH_CLIENT_ID", "STATE_SIGNING_KEY"] in missing
 
 
 def test_a_bad_login_hint_is_refused_before_google() -> None:
