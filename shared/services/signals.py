@@ -138,7 +138,7 @@ class SignalService:
         one is refused (and logged, without its token); a publish Pub/Sub did not take is
         `UNAVAILABLE`, so the webhook answers 503 and Google retries."""
         try:
-            return self.accept(parse_notification(dict(headers)))
+            return self.accept(parse_notification({k.lower(): v for k, v in headers}))
         except Refusal as exc:
             _log.warning(
                 "notification rejected", extra={"reason": exc.message, "kind": exc.kind.value}

@@ -39,6 +39,7 @@ class Publisher:
         self.project = project
         self._client = client
         self._lock = threading.Lock()
+        self._paths: dict[str, str] = {}
 
     @property
     def client(self) -> pubsub_v1.PublisherClient:
@@ -50,7 +51,11 @@ class Publisher:
         return self._client
 
     def topic_path(self, topic: str) -> str:
-        return str(self.client.topic_path(self.project, topic))
+        """The topic's full path, built once (it is on the webhook's hot path)."""
+        path = self._paths.get(topic)
+        if path is None:
+            path = self._paths[topic] = str(self.client.topic_path(self.project, topic))
+        return path
 
     def publish(
         self,
