@@ -18,9 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from shared.domain import event as event_
 from shared.domain.errors import (
-    AuthRevokedError,
     DuplicateError,
     FailedPreconditionError,
     FullSyncRequiredError,
@@ -29,8 +27,7 @@ from shared.domain.errors import (
     PublishError,
 )
 from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, MeetingHead, User
-from shared.domain.ports import EventPage, Json, SignIn
-from shared.domain.signin import PRODUCT_SCOPES, pkce_challenge
+from shared.domain.ports import EventPage, Json
 
 T = TypeVar("T")
 R = TypeVar("R", User, CalendarState, Channel, Meeting)
@@ -256,7 +253,20 @@ class MemoryCalendar:
     sequence numbers for sync tokens, If-Match, watch channels. `calls` counts requests
     by method; `fail` maps a method to an exception its next call raises."""
 
-    def __init__(self, *, page_size: int = 250, conference_ready: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        page_size: int = 250,
+        conference_ready: bool = True,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.clock = clock
+        """Channel expiry is computed from it (a virtual clock in tests and simulation)."""
+        self.before: Callable[[str], None] | None = None
+        """Called with the method name before each request: a user's edit, or another
+        worker, getting in between two of ours."""
+        self.tokens: dict[str, str] = {}
+        """Channel id → the token its watch request carried (as Google would send it)."""
         self.events: dict[str, dict[str, Json]] = {}
         """calendar key (`owner:calendar`) → event id → event."""
         self.calls: Counter[str] = Counter()
@@ -274,6 +284,8 @@ class MemoryCalendar:
         return f"{user.lower()}:{(user if calendar_id == 'primary' else calendar_id).lower()}"
 
     def _call(self, method: str) -> None:
+        if self.before is not None:
+            self.before(method)
         self.calls[method] += 1
         error = self.fail.pop(method, None)
         if error is not None:
@@ -413,11 +425,10 @@ class MemoryCalendar:
         token: str,
         address: str,
         ttl_seconds: int,
-        now: dt.datetime | None = None,
     ) -> Json:
         self._call("events.watch")
-        when = now or dt.datetime.now(dt.UTC)
-        expiration = int((when + dt.timedelta(seconds=ttl_seconds)).timestamp() * 1000)
+        self.tokens[channel_id] = token
+        expiration = int((self.clock() + dt.timedelta(seconds=ttl_seconds)).timestamp() * 1000)
         resource = f"res-{self.key(user, calendar_id)}"
         self.channels[channel_id] = {
             "id": channel_id,
@@ -541,93 +552,3 @@ class MemorySink:
             for e in self.events
             if meeting_id is None or e["subject"] == f"meetings/{meeting_id}"
         ]
-
-
-def owned_event(meeting: Meeting, **fields: Any) -> Json:
-    """The Calendar event a meeting of ours is about (our marker set), for tests and the
-    simulation."""
-    body: Json = {
-        "id": meeting.event_id,
-        "status": "confirmed",
-        "summary": meeting.summary,
-        "start": dict(meeting.start),
-        "end": dict(meeting.end),
-        "extendedProperties": {"private": {event_.OWNED_PROPERTY: meeting.id}},
-    }
-    body.update(fields)
-    return body
-
-
-class MemoryVault:
-    """The `TokenVault` port: a reversible, visibly sealed form (tests check what is stored)."""
-
-    def seal(self, secret: str) -> str:
-        return "sealed:" + secret[::-1]
-
-    def open(self, sealed: str) -> str:
-        if not sealed.startswith("sealed:"):
-            raise ValueError("not sealed by this vault")
-        return sealed.removeprefix("sealed:")[::-1]
-
-
-class MemoryOAuth:
-    """The `OAuthPort`: codes made by `grant` (what a user's Allow at Google gives), single
-    use and bound to their redirect URI and PKCE challenge; revocations recorded;
-    delegation refused for the emails in `delegation_refusals` (email → Google's reason)."""
-
-    def __init__(self) -> None:
-        self.codes: dict[str, tuple[SignIn, str, str]] = {}
-        self.used: set[str] = set()
-        self.revoked: list[str] = []
-        self.live: set[str] = set()
-        """Refresh tokens granted and not revoked."""
-        self.delegation_refusals: dict[str, str] = {}
-        self.calls: Counter[str] = Counter()
-        self._seq = itertools.count(1)
-
-    def grant(
-        self,
-        email: str,
-        *,
-        challenge: str,
-        redirect_uri: str,
-        scopes: Iterable[str] = (*PRODUCT_SCOPES, "openid", "email"),
-        offline: bool = True,
-        email_verified: bool = True,
-    ) -> str:
-        n = next(self._seq)
-        refresh = f"1//mem-refresh-{n}" if offline else ""
-        if refresh:
-            self.live.add(refresh)
-        code = f"4/mem-code-{n}"
-        self.codes[code] = (
-            SignIn(email, email_verified, frozenset(scopes), refresh),
-            challenge,
-            redirect_uri,
-        )
-        return code
-
-    def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> SignIn:
-        self.calls["token"] += 1
-        found = self.codes.get(code)
-        if found is None or code in self.used:
-            raise AuthRevokedError("code used or unknown", status=400, reason="invalid_grant")
-        sign_in, challenge, redirect = found
-        self.used.add(code)
-        if redirect != redirect_uri or pkce_challenge(code_verifier) != challenge:
-            raise AuthRevokedError("bad verifier or redirect", status=400, reason="invalid_grant")
-        return sign_in
-
-    def revoke(self, token: str) -> bool:
-        self.calls["revoke"] += 1
-        if token not in self.live:
-            return False
-        self.live.discard(token)
-        self.revoked.append(token)
-        return True
-
-    def prove_delegation(self, email: str) -> None:
-        self.calls["delegation"] += 1
-        reason = self.delegation_refusals.get(email)
-        if reason:
-            raise AuthRevokedError(f"delegation refused: {reason}", status=400, reason=reason)

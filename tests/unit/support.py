@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from shared.domain import meeting_request
 from shared.domain.models import CalendarState, Meeting, User, calendar_key
-from shared.domain.ports import EventPage, Json
+from shared.domain.ports import Json
 from shared.memory import MemoryCalendar, MemoryMeet, MemoryPublisher, MemorySink, MemoryStore
 from shared.services.channels import ChannelConfig, ChannelService
 from shared.services.meetings import MeetingService
@@ -103,69 +103,10 @@ class Clock:
 
 
 class Calendar(MemoryCalendar):
-    """`MemoryCalendar` with the test's clock for channel expiry, the tokens Google was
-    given, and `before`: a callback run with the method name just before each request
-    (a user's edit, or another worker, getting in between two of ours)."""
+    """`MemoryCalendar` on the test's clock."""
 
     def __init__(self, clock: Clock, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.clock = clock
-        self.tokens: dict[str, str] = {}
-        """Channel id → the token its watch request carried."""
-        self.before: Callable[[str], None] | None = None
-
-    def _before(self, method: str) -> None:
-        if self.before is not None:
-            self.before(method)
-
-    def list_events(
-        self,
-        user: str,
-        calendar_id: str,
-        *,
-        sync_token: str | None = None,
-        page_token: str | None = None,
-        time_min: str | None = None,
-        max_results: int = 2500,
-    ) -> EventPage:
-        self._before("events.list")
-        return super().list_events(
-            user,
-            calendar_id,
-            sync_token=sync_token,
-            page_token=page_token,
-            time_min=time_min,
-            max_results=max_results,
-        )
-
-    def patch_event(
-        self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
-    ) -> Json:
-        self._before("events.patch")
-        return super().patch_event(user, calendar_id, event_id, body, etag=etag)
-
-    def watch(
-        self,
-        user: str,
-        calendar_id: str,
-        *,
-        channel_id: str,
-        token: str,
-        address: str,
-        ttl_seconds: int,
-        now: dt.datetime | None = None,
-    ) -> Json:
-        granted = super().watch(
-            user,
-            calendar_id,
-            channel_id=channel_id,
-            token=token,
-            address=address,
-            ttl_seconds=ttl_seconds,
-            now=now or self.clock(),
-        )
-        self.tokens[channel_id] = token
-        return granted
+        super().__init__(clock=clock, **kw)
 
 
 @dataclass
