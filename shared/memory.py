@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from shared.domain.errors import (
+    AuthRevokedError,
     DuplicateError,
     FailedPreconditionError,
     FullSyncRequiredError,
@@ -27,7 +28,8 @@ from shared.domain.errors import (
     PublishError,
 )
 from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, MeetingHead, User
-from shared.domain.ports import EventPage, Json
+from shared.domain.ports import EventPage, Json, SignIn
+from shared.domain.signin import PRODUCT_SCOPES, pkce_challenge
 
 T = TypeVar("T")
 R = TypeVar("R", User, CalendarState, Channel, Meeting)
@@ -552,3 +554,78 @@ class MemorySink:
             for e in self.events
             if meeting_id is None or e["subject"] == f"meetings/{meeting_id}"
         ]
+
+
+class MemoryVault:
+    """The `TokenVault` port: a reversible, visibly sealed form (tests check what is stored)."""
+
+    def seal(self, secret: str) -> str:
+        return "sealed:" + secret[::-1]
+
+    def open(self, sealed: str) -> str:
+        if not sealed.startswith("sealed:"):
+            raise ValueError("not sealed by this vault")
+        return sealed.removeprefix("sealed:")[::-1]
+
+
+class MemoryOAuth:
+    """The `OAuthPort`: codes made by `grant` (what a user's Allow at Google gives), single
+    use and bound to their redirect URI and PKCE challenge; revocations recorded;
+    delegation refused for the emails in `delegation_refusals` (email → Google's reason)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, tuple[SignIn, str, str]] = {}
+        self.used: set[str] = set()
+        self.revoked: list[str] = []
+        self.live: set[str] = set()
+        """Refresh tokens granted and not revoked."""
+        self.delegation_refusals: dict[str, str] = {}
+        self.calls: Counter[str] = Counter()
+        self._seq = itertools.count(1)
+
+    def grant(
+        self,
+        email: str,
+        *,
+        challenge: str,
+        redirect_uri: str,
+        scopes: Iterable[str] = (*PRODUCT_SCOPES, "openid", "email"),
+        offline: bool = True,
+        email_verified: bool = True,
+    ) -> str:
+        n = next(self._seq)
+        refresh = f"1//mem-refresh-{n}" if offline else ""
+        if refresh:
+            self.live.add(refresh)
+        code = f"4/mem-code-{n}"
+        self.codes[code] = (
+            SignIn(email, email_verified, frozenset(scopes), refresh),
+            challenge,
+            redirect_uri,
+        )
+        return code
+
+    def exchange_code(self, code: str, *, redirect_uri: str, code_verifier: str) -> SignIn:
+        self.calls["token"] += 1
+        found = self.codes.get(code)
+        if found is None or code in self.used:
+            raise AuthRevokedError("code used or unknown", status=400, reason="invalid_grant")
+        sign_in, challenge, redirect = found
+        self.used.add(code)
+        if redirect != redirect_uri or pkce_challenge(code_verifier) != challenge:
+            raise AuthRevokedError("bad verifier or redirect", status=400, reason="invalid_grant")
+        return sign_in
+
+    def revoke(self, token: str) -> bool:
+        self.calls["revoke"] += 1
+        if token not in self.live:
+            return False
+        self.live.discard(token)
+        self.revoked.append(token)
+        return True
+
+    def prove_delegation(self, email: str) -> None:
+        self.calls["delegation"] += 1
+        reason = self.delegation_refusals.get(email)
+        if reason:
+            raise AuthRevokedError(f"delegation refused: {reason}", status=400, reason=reason)
