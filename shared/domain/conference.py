@@ -139,10 +139,18 @@ def _decide_conference(
         decision.emits.append(FAILED)
 
 
+CANCELLED_RETENTION = dt.timedelta(days=30)
+"""A cancelled meeting's record is deleted this long after the cancellation (Firestore
+TTL on `purge_at`): it answers GET and idempotent retries until then."""
+
+
 def apply(meeting: Meeting, fields: Json, now: dt.datetime, *, emits: bool = True) -> Meeting:
     """A new record with `fields` set and `updated_at` moved; the version is bumped when the
-    change is announced, since it is part of the announcement's id."""
+    change is announced, since it is part of the announcement's id. A cancellation sets the
+    record's purge time."""
     version = meeting.version + 1 if emits else meeting.version
+    if fields.get("status") == MeetingStatus.CANCELLED and meeting.purge_at is None:
+        fields = {**fields, "purge_at": now + CANCELLED_RETENTION}
     return dataclasses.replace(meeting, **fields, version=version, updated_at=now)
 
 

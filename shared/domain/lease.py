@@ -24,6 +24,14 @@ class Acquire(enum.Enum):
     """A sync started after this signal was received; it sees the change already."""
 
 
+class Finish(enum.Enum):
+    RELEASED = "released"
+    AGAIN = "again"
+    """The calendar went dirty during the pass: the holder syncs once more."""
+    LOST = "lost"
+    """The lease expired and was taken: nothing is saved, the new holder redoes the work."""
+
+
 @dataclass(frozen=True, slots=True)
 class LeaseDecision:
     outcome: Acquire
@@ -102,3 +110,21 @@ def save_token(
     state.sync_token = token
     state.token_version = version
     return True, state
+
+
+def finish(
+    state: CalendarState | None,
+    *,
+    owner: str,
+    now: dt.datetime,
+    lease_seconds: int,
+    token: str,
+    version: int,
+) -> tuple[Finish, CalendarState | None]:
+    """End a pass: store its sync token and release (or renew, if dirty) the lease, in one
+    write; a holder that lost the lease stores nothing."""
+    saved, state = save_token(state, owner=owner, token=token, version=version)
+    if not saved:
+        return Finish.LOST, None
+    again, state = release(state, owner=owner, now=now, lease_seconds=lease_seconds)
+    return (Finish.AGAIN if again else Finish.RELEASED), state

@@ -7,6 +7,7 @@ is sent on every event write, so conference data is never silently dropped.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.ports import EventPage, Json
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 class CalendarAdapter:
     def __init__(self, apis: Apis) -> None:
         self._apis = apis
+
+    @cached_property
+    def _events(self) -> Any:
+        """The `events` resource, built once: googleapiclient builds its methods from the
+        discovery document on every `events()` call (about 12 ms)."""
+        return self._apis.calendar.events()
 
     def _run(self, request: Any, user: str, what: str) -> Any:
         return self._apis.execute(request, user=user, what=what)
@@ -39,7 +46,7 @@ class CalendarAdapter:
             params["timeMin"] = time_min
         if page_token:
             params["pageToken"] = page_token
-        data = self._run(self._apis.calendar.events().list(**params), user, "calendar.events.list")
+        data = self._run(self._events.list(**params), user, "calendar.events.list")
         return EventPage(
             items=list(data.get("items", [])),
             next_page_token=data.get("nextPageToken"),
@@ -47,13 +54,13 @@ class CalendarAdapter:
         )
 
     def get_event(self, user: str, calendar_id: str, event_id: str) -> Json:
-        request = self._apis.calendar.events().get(calendarId=calendar_id, eventId=event_id)
+        request = self._events.get(calendarId=calendar_id, eventId=event_id)
         return dict(self._run(request, user, "calendar.events.get"))
 
     def insert_event(
         self, user: str, calendar_id: str, body: Json, *, send_updates: str = "none"
     ) -> Json:
-        request = self._apis.calendar.events().insert(
+        request = self._events.insert(
             calendarId=calendar_id, body=body, conferenceDataVersion=1, sendUpdates=send_updates
         )
         return dict(self._run(request, user, "calendar.events.insert"))
@@ -61,22 +68,18 @@ class CalendarAdapter:
     def patch_event(
         self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
     ) -> Json:
-        request = self._apis.calendar.events().patch(
+        request = self._events.patch(
             calendarId=calendar_id, eventId=event_id, body=body, conferenceDataVersion=1
         )
         request.headers["If-Match"] = etag
         return dict(self._run(request, user, "calendar.events.patch"))
 
     def import_event(self, user: str, calendar_id: str, body: Json) -> Json:
-        request = self._apis.calendar.events().import_(
-            calendarId=calendar_id, body=body, conferenceDataVersion=1
-        )
+        request = self._events.import_(calendarId=calendar_id, body=body, conferenceDataVersion=1)
         return dict(self._run(request, user, "calendar.events.import"))
 
     def list_by_ical_uid(self, user: str, calendar_id: str, ical_uid: str) -> list[Json]:
-        request = self._apis.calendar.events().list(
-            calendarId=calendar_id, iCalUID=ical_uid, showDeleted=True
-        )
+        request = self._events.list(calendarId=calendar_id, iCalUID=ical_uid, showDeleted=True)
         return list(self._run(request, user, "calendar.events.list").get("items", []))
 
     def watch(
@@ -96,7 +99,7 @@ class CalendarAdapter:
             "token": token,
             "params": {"ttl": str(ttl_seconds)},
         }
-        request = self._apis.calendar.events().watch(calendarId=calendar_id, body=body)
+        request = self._events.watch(calendarId=calendar_id, body=body)
         return dict(self._run(request, user, "calendar.events.watch"))
 
     def stop_channel(self, user: str, channel_id: str, resource_id: str) -> None:

@@ -43,11 +43,6 @@ _log = logs.get(__name__)
 _LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
 
 
-class _LeaseLost(Exception):
-    """The lease expired and was taken during a pass: its token is not saved, and the
-    pass neither reconciles nor releases (the new holder does the work)."""
-
-
 class SyncStore(CalendarStore, MeetingStore, Protocol):
     """The repositories a sync reads and writes."""
 
@@ -110,56 +105,87 @@ class SyncService:
             if age < self._config.settle_seconds:
                 self._sleep(self._config.settle_seconds - age)
         now = self._now()
-        outcome = self._store.modify_calendar(
+        outcome, state = self._store.modify_calendar(
             key,
-            lambda state: lease.acquire(
-                state, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
-            ).pair(),
+            lambda current: _taken(
+                lease.acquire(
+                    current, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
+                )
+            ),
         )
-        if outcome is not Acquire.ACQUIRED:
+        if outcome is not Acquire.ACQUIRED or state is None:
             report.outcome = outcome.value
             return report
-        again = True
-        while again:
-            state = self._store.get_calendar(key)
-            if state is None or state.lease_owner != owner:
-                report.outcome = "lease_lost"
-                return report
-            try:
-                self._sync_pass(state, owner, report)
-            except _LeaseLost:
-                report.outcome = "lease_lost"
-                return report
+        while True:
+            token = self._sync_pass(state, report)
             report.passes += 1
-            again = self._release(key, owner, lease_s)
-        report.outcome = "synced"
-        return report
+            finished, state = self._finish(key, owner, lease_s, token)
+            if finished is lease.Finish.LOST or state is None:
+                _log.warning("lease lost before saving the sync token; the next sync redoes it")
+                report.outcome = "lease_lost"
+                return report
+            if finished is lease.Finish.RELEASED:
+                report.outcome = "synced"
+                return report
 
-    def _release(self, key: str, owner: str, lease_seconds: int) -> bool:
-        """Release the lease; True when the calendar went dirty and must be synced again."""
+    def _finish(
+        self, key: str, owner: str, lease_seconds: int, token: tuple[str, int]
+    ) -> tuple[lease.Finish, CalendarState | None]:
+        """Save the pass's sync token and release the lease in one conditional write; the
+        state written is what a further pass (the calendar went dirty) starts from."""
         now = self._now()
-        return self._store.modify_calendar(
-            key,
-            lambda state: lease.release(state, owner=owner, now=now, lease_seconds=lease_seconds),
-        )
 
-    def _sync_pass(self, state: CalendarState, owner: str, report: SyncReport) -> None:
+        def decide(
+            state: CalendarState | None,
+        ) -> tuple[tuple[lease.Finish, CalendarState | None], CalendarState | None]:
+            finished, new = lease.finish(
+                state,
+                owner=owner,
+                now=now,
+                lease_seconds=lease_seconds,
+                token=token[0],
+                version=token[1],
+            )
+            return (finished, new), new
+
+        return self._store.modify_calendar(key, decide)
+
+    def _sync_pass(self, state: CalendarState, report: SyncReport) -> tuple[str, int]:
+        """One pass over the calendar's changes; returns the sync token (and its version)
+        to store with the lease's release. Announcements a failed publish left behind are
+        looked up while the first page is listed, and sent before any change is applied."""
         with logs.context(calendar=state.key):
-            for meeting in self._store.pending_announcements(state.key):
-                self._actions.announcer.flush(meeting)  # left over by a publish that failed
+            leftovers = self._background.submit(self._store.pending_announcements, state.key)
+
+            @functools.cache
+            def flush_leftovers() -> None:
+                for meeting in leftovers.result():
+                    self._actions.announcer.flush(meeting)
+
+            token: tuple[str, int] | None = None
             if state.sync_token:
                 try:
-                    self._run(state, owner, report, self._pages(state, token=state.sync_token))
-                    return
+                    pages = self._pages(state, token=state.sync_token)
+                    token = self._run(state, report, pages, before_apply=flush_leftovers)
                 except FullSyncRequiredError:
                     _log.warning("sync token invalidated; running a full sync")
-            self.full_sync(state, owner, report)
+            if token is None:
+                token = self.full_sync(state, report, before_apply=flush_leftovers)
+            flush_leftovers()
+            return token
 
-    def full_sync(self, state: CalendarState, owner: str, report: SyncReport) -> None:
+    def full_sync(
+        self,
+        state: CalendarState,
+        report: SyncReport,
+        *,
+        before_apply: Callable[[], None] = lambda: None,
+    ) -> tuple[str, int]:
         """List the window in full, store a fresh token, reconcile what the list did not show.
 
-        The calendar's meeting heads are read while the first page is listed (the two
-        cost about the same), and are first needed to apply that page."""
+        The calendar's meeting heads are read while the pages are listed (the two cost
+        about the same); our events are applied once both are in, and only those the
+        heads do not show settled are read whole."""
         report.full_syncs += 1
         time_min = (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
         seen: set[str] = set()
@@ -170,19 +196,21 @@ class SyncService:
             return {h.id: h for h in pending.result()}
 
         try:
-            self._run(
+            token = self._run(
                 state,
-                owner,
                 report,
                 self._pages(state, time_min=time_min),
                 seen=seen,
                 heads=heads,
                 token_version=state.token_version + 1,
+                before_apply=before_apply,
             )
         except BaseException:
             pending.cancel()  # only a pass that completes reads them (to reconcile)
             raise
+        before_apply()
         self._reconcile(state, heads().values(), seen, report)
+        return token
 
     def _pages(
         self, state: CalendarState, *, token: str | None = None, time_min: str | None = None
@@ -204,62 +232,48 @@ class SyncService:
     def _run(
         self,
         state: CalendarState,
-        owner: str,
         report: SyncReport,
         pages: Iterator[EventPage],
         *,
         seen: set[str] | None = None,
         heads: Callable[[], dict[str, MeetingHead]] | None = None,
         token_version: int | None = None,
-    ) -> None:
+        before_apply: Callable[[], None] = lambda: None,
+    ) -> tuple[str, int]:
         next_token: str | None = None
+        held: dict[str, list[Json]] = {}
         for page in pages:
             report.pages += 1
             report.events_seen += len(page.items)
             if seen is not None:
                 seen.update(str(item.get("id", "")) for item in page.items)
-            self._apply_page(state, page.items, report, heads)
+            if heads is None:  # incremental: apply page by page (a page bounds the memory)
+                before_apply()
+                self._apply(state, _candidates(page.items, {}), report)
+            else:  # full: keep only our events, apply once the heads have arrived
+                _candidates(page.items, held)
             next_token = page.next_sync_token
+        if heads is not None and held:
+            known = heads()
+            unsettled = {m: e for m, e in held.items() if not _settled(known.get(m), e)}
+            before_apply()
+            self._apply(state, unsettled, report)
         if not next_token:
             # gcal_sync's rule: a last page without a token is a broken contract; fail loudly
             raise RuntimeError("calendar list ended without nextSyncToken")
         version = state.token_version if token_version is None else token_version
-        if not self._store.modify_calendar(
-            state.key,
-            lambda current: lease.save_token(
-                current, owner=owner, token=next_token, version=version
-            ),
-        ):
-            _log.warning("lease lost before saving the sync token; the next sync redoes the work")
-            raise _LeaseLost
+        return next_token, version
 
     # -- conference updates ----------------------------------------------------------------
 
-    def _apply_page(
-        self,
-        state: CalendarState,
-        items: list[Json],
-        report: SyncReport,
-        heads: Callable[[], dict[str, MeetingHead]] | None = None,
+    def _apply(
+        self, state: CalendarState, candidates: dict[str, list[Json]], report: SyncReport
     ) -> None:
         """Look up, in one read, the meetings among the changed events, and update each.
 
         A meeting follows its own event only: occurrences of a recurring meeting (and
         copies of its event) carry our marker too, but moving or cancelling one occurrence
-        changes neither the series nor its shared conference. A full sync passes the
-        calendar's meeting heads: events they show unchanged are not read again."""
-        candidates: dict[str, list[Json]] = {}
-        for item in items:
-            marked = event_.owner_meeting(item)
-            if marked or item.get("status") == "cancelled":
-                candidates.setdefault(str(marked or item.get("id", "")), []).append(item)
-        if heads is not None and candidates:
-            known = heads()
-            candidates = {
-                mid: events
-                for mid, events in candidates.items()
-                if not _settled(known.get(mid), events)
-            }
+        changes neither the series nor its shared conference."""
         if not candidates:
             return
         held = self._store.get_meetings(candidates)
@@ -299,6 +313,24 @@ class SyncService:
             # cancelled in the gap, or alive but outside the window: apply its latest state
             if self.apply_event(state, meeting, event, report):
                 report.meetings_changed += 1
+
+
+def _candidates(items: list[Json], into: dict[str, list[Json]]) -> dict[str, list[Json]]:
+    """Add the events that may concern a meeting of ours (marked by us, or cancelled: a
+    cancelled event carries no properties) to `into`, by meeting id, in listing order."""
+    for item in items:
+        # most events of a calendar are not ours and carry no properties at all
+        marked = event_.owner_meeting(item) if "extendedProperties" in item else ""
+        if marked or item.get("status") == "cancelled":
+            into.setdefault(marked or str(item.get("id", "")), []).append(item)
+    return into
+
+
+def _taken(
+    decision: lease.LeaseDecision,
+) -> tuple[tuple[Acquire, CalendarState | None], CalendarState | None]:
+    """(outcome and the state written, state to write): the holder starts from what it wrote."""
+    return (decision.outcome, decision.state), decision.state
 
 
 def _settled(head: MeetingHead | None, events: list[Json]) -> bool:
