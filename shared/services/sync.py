@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,19 +105,24 @@ class SyncService:
             if age < self._config.settle_seconds:
                 self._sleep(self._config.settle_seconds - age)
         now = self._now()
-        outcome, state = self._store.modify_calendar(
-            key,
-            lambda current: _taken(
-                lease.acquire(
-                    current, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
-                )
-            ),
-        )
+        early: list[_Early] = []
+
+        def take(current: CalendarState | None) -> tuple[_Taken, CalendarState | None]:
+            decision = lease.acquire(
+                current, owner=owner, now=now, lease_seconds=lease_s, signal_time=signal_time
+            )
+            if decision.outcome is Acquire.ACQUIRED and decision.state is not None:
+                self._read_early(decision.state, early)
+            return (decision.outcome, decision.state), decision.state
+
+        outcome, state = self._store.modify_calendar(key, take)
         if outcome is not Acquire.ACQUIRED or state is None:
             report.outcome = outcome.value
             return report
+        first = early[-1] if early and early[-1].basis == _basis(state) else None
         while True:
-            token = self._sync_pass(state, report)
+            token = self._sync_pass(state, report, first)
+            first = None  # a further pass starts from the state the release wrote
             report.passes += 1
             finished, state = self._finish(key, owner, lease_s, token)
             if finished is lease.Finish.LOST or state is None:
@@ -127,6 +132,28 @@ class SyncService:
             if finished is lease.Finish.RELEASED:
                 report.outcome = "synced"
                 return report
+
+    def _read_early(self, state: CalendarState, early: list[_Early]) -> None:
+        """Start the pass's first reads while the lease write is in flight (the write is
+        conditional: when it commits, the state it was decided on is the one synced). A
+        decision made again after a lost race reads again only if the state differs."""
+        if early and early[-1].basis == _basis(state):
+            return
+        time_min = self._time_min()
+        heads = None
+        if not state.sync_token:
+            heads = self._background.submit(self._store.meeting_heads, state.key, _LIVE)
+        page = self._background.submit(
+            self._calendar.list_events,
+            state.owner,
+            state.calendar_id,
+            sync_token=state.sync_token or None,
+            time_min=None if state.sync_token else time_min,
+        )
+        early.append(_Early(_basis(state), time_min, page, heads))
+
+    def _time_min(self) -> str:
+        return (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
 
     def _finish(
         self, key: str, owner: str, lease_seconds: int, token: tuple[str, int]
@@ -150,7 +177,9 @@ class SyncService:
 
         return self._store.modify_calendar(key, decide)
 
-    def _sync_pass(self, state: CalendarState, report: SyncReport) -> tuple[str, int]:
+    def _sync_pass(
+        self, state: CalendarState, report: SyncReport, early: _Early | None = None
+    ) -> tuple[str, int]:
         """One pass over the calendar's changes; returns the sync token (and its version)
         to store with the lease's release. Announcements a failed publish left behind are
         looked up while the first page is listed, and sent before any change is applied."""
@@ -165,12 +194,14 @@ class SyncService:
             token: tuple[str, int] | None = None
             if state.sync_token:
                 try:
-                    pages = self._pages(state, token=state.sync_token)
+                    first = early.page if early else None
+                    pages = self._pages(state, token=state.sync_token, first=first)
                     token = self._run(state, report, pages, before_apply=flush_leftovers)
                 except FullSyncRequiredError:
                     _log.warning("sync token invalidated; running a full sync")
             if token is None:
-                token = self.full_sync(state, report, before_apply=flush_leftovers)
+                fresh = early if early and not state.sync_token else None
+                token = self.full_sync(state, report, before_apply=flush_leftovers, early=fresh)
             flush_leftovers()
             return token
 
@@ -180,6 +211,7 @@ class SyncService:
         report: SyncReport,
         *,
         before_apply: Callable[[], None] = lambda: None,
+        early: _Early | None = None,
     ) -> tuple[str, int]:
         """List the window in full, store a fresh token, reconcile what the list did not show.
 
@@ -187,9 +219,12 @@ class SyncService:
         about the same); our events are applied once both are in, and only those the
         heads do not show settled are read whole."""
         report.full_syncs += 1
-        time_min = (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
         seen: set[str] = set()
-        pending = self._background.submit(self._store.meeting_heads, state.key, _LIVE)
+        if early is not None and early.heads is not None:
+            time_min, pending, first = early.time_min, early.heads, early.page
+        else:
+            time_min, first = self._time_min(), None
+            pending = self._background.submit(self._store.meeting_heads, state.key, _LIVE)
 
         @functools.cache
         def heads() -> dict[str, MeetingHead]:
@@ -199,7 +234,7 @@ class SyncService:
             token = self._run(
                 state,
                 report,
-                self._pages(state, time_min=time_min),
+                self._pages(state, time_min=time_min, first=first),
                 seen=seen,
                 heads=heads,
                 token_version=state.token_version + 1,
@@ -213,17 +248,26 @@ class SyncService:
         return token
 
     def _pages(
-        self, state: CalendarState, *, token: str | None = None, time_min: str | None = None
+        self,
+        state: CalendarState,
+        *,
+        token: str | None = None,
+        time_min: str | None = None,
+        first: Future[EventPage] | None = None,
     ) -> Iterator[EventPage]:
+        """The listing page by page; `first` is its first page, already requested."""
         page_token: str | None = None
         while True:
-            page = self._calendar.list_events(
-                state.owner,
-                state.calendar_id,
-                sync_token=token,
-                page_token=page_token,
-                time_min=None if token else time_min,
-            )
+            if first is not None:
+                page, first = first.result(), None
+            else:
+                page = self._calendar.list_events(
+                    state.owner,
+                    state.calendar_id,
+                    sync_token=token,
+                    page_token=page_token,
+                    time_min=None if token else time_min,
+                )
             yield page
             if not page.next_page_token:
                 return
@@ -326,11 +370,23 @@ def _candidates(items: list[Json], into: dict[str, list[Json]]) -> dict[str, lis
     return into
 
 
-def _taken(
-    decision: lease.LeaseDecision,
-) -> tuple[tuple[Acquire, CalendarState | None], CalendarState | None]:
-    """(outcome and the state written, state to write): the holder starts from what it wrote."""
-    return (decision.outcome, decision.state), decision.state
+_Taken = tuple[Acquire, CalendarState | None]
+"""The lease decision's outcome and the state it wrote: the holder starts from it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Early:
+    """A pass's first reads, started while the lease write was in flight."""
+
+    basis: tuple[str, int]
+    """The (sync token, token version) they were made for."""
+    time_min: str
+    page: Future[EventPage]
+    heads: Future[list[MeetingHead]] | None
+
+
+def _basis(state: CalendarState) -> tuple[str, int]:
+    return state.sync_token, state.token_version
 
 
 def _settled(head: MeetingHead | None, events: list[Json]) -> bool:

@@ -271,21 +271,19 @@ def test_a_signal_during_a_sync_marks_dirty_and_the_holder_syncs_again() -> None
     it only marks the calendar dirty; the holder then runs a second pass that sees it."""
     w = system()
     (m,) = baseline(w)
-    listing, fired = False, False
+    writes, fired = 0, False
     nested = []
 
-    def listed(method: str) -> None:
-        nonlocal listing
-        listing = listing or method == "events.list"
-
     def second_signal(path: str) -> None:
-        nonlocal fired
-        if listing and not fired and path == f"calendars/{KEY}":
+        # the holder's writes: the lease (its first listing may already run), then the
+        # token with the release; the signal arrives just before the latter commits
+        nonlocal writes, fired
+        writes += path == f"calendars/{KEY}"
+        if writes == 2 and not fired:
             fired = True
             w.calendar.edit(ALICE, "primary", m.event_id, summary="After the listing")
             nested.append(w.sync.sync(KEY, owner="msg-second"))
 
-    w.calendar.before = listed
     w.store.before_write = second_signal
     syncs = w.state().syncs
     report = w.sync.sync(KEY, owner="msg-first")
@@ -380,3 +378,28 @@ def test_the_worker_drops_stale_signals_and_refuses_poison() -> None:
         with pytest.raises(PoisonMessageError):
             w.worker.handle(bad, "m")
     assert w.calendar.calls["events.list"] == lists
+
+
+def test_the_first_page_is_requested_while_the_lease_write_is_in_flight() -> None:
+    """The lease write is conditional: the listing it was decided for starts before it
+    commits, and a decision made again on a changed state lists again for that state."""
+    w = system()
+    (m,) = baseline(w)
+    w.calendar.edit(ALICE, "primary", m.event_id, summary="Renamed")
+    lists_at_write: list[int] = []
+    raced = False
+
+    def lease_write(path: str) -> None:
+        nonlocal raced
+        if path == f"calendars/{KEY}" and not lists_at_write:
+            lists_at_write.append(w.calendar.calls["events.list"])
+            if not raced:  # another sync saves a newer token first: decide again
+                raced = True
+                w.store.update_calendar(KEY, {"token_version": w.state().token_version + 1})
+
+    before = w.calendar.calls["events.list"]
+    w.store.before_write = lease_write
+    report = w.sync.sync(KEY, owner="msg")
+    assert lists_at_write == [before + 1]
+    assert report.outcome == "synced" and report.emitted == ["meeting.updated"]
+    assert w.calendar.calls["events.list"] == before + 2  # the first read was for a stale state
