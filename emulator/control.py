@@ -10,7 +10,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from emulator import meet, oauth, scopes
+from emulator import meet, meeting, oauth, records, scopes, subscriptions
 from emulator.errors import ApiError
 from emulator.state import (
     DEFAULT_CONFIG,
@@ -20,6 +20,7 @@ from emulator.state import (
     Grant,
     OAuthClient,
     RateLimit,
+    Space,
     User,
 )
 from emulator.wire import Request, Response, json_response
@@ -52,15 +53,23 @@ def _calendar(emu: Emulator, calendar_id: str) -> CalendarData:
     return _user(emu, calendar_id).calendar
 
 
-def create_user(emu: Emulator, email: str) -> JSON:
+def create_user(emu: Emulator, email: str, admin: bool | None = None) -> JSON:
     """Create (or re-issue a refresh token for) a user with a primary calendar."""
     with emu.lock:
         if email not in emu.users:
             cal = CalendarData(id=email, owner=email)
-            emu.users[email] = User(email=email, calendar=cal)
+            emu.users[email] = User(email=email, calendar=cal, created=emu.clock.now())
             emu.calendars_by_uid[cal.uid] = cal
-        emu.users[email].revoked = False  # a new authorization
-        return {"email": email, "refresh_token": oauth.new_refresh_token(emu, email)}
+        user = emu.users[email]
+        user.revoked = False  # a new authorization
+        if admin is not None:
+            user.admin = admin
+        return {
+            "email": email,
+            "refresh_token": oauth.new_refresh_token(emu, email),
+            "id": oauth.user_sub(email),
+            "admin": user.admin,
+        }
 
 
 def _space_view(emu: Emulator, space_key: str) -> JSON:
@@ -70,6 +79,7 @@ def _space_view(emu: Emulator, space_key: str) -> JSON:
         raise _err(404, f"no space {space_key}") from exc
     out = meet.space_resource(space, None)
     out["owner"] = space.owner
+    out["created_by_app"] = space.created_by_app
     out["conferences"] = [
         {
             "name": f"conferenceRecords/{c.id}",
@@ -77,10 +87,95 @@ def _space_view(emu: Emulator, space_key: str) -> JSON:
             "end_time": c.end_ts,
             "ended": c.end_ts is not None,
             "ended_by": c.ended_by,
+            "participants": [
+                {
+                    **records.participant_resource(c, p),
+                    "email": p.email,
+                    "in_call": p.in_call,
+                    "sessions": [records.session_resource(c, p, x) for x in p.sessions],
+                }
+                for p in c.participants.values()
+            ],
+            "artifacts": [{**records.artifact_resource(c, a), "kind": a.kind} for a in c.artifacts],
         }
         for c in space.conferences
     ]
     return out
+
+
+def _who(body: JSON) -> meeting.Who | None:
+    """The participant a join/leave body names; None for a body-less (legacy) call."""
+    given = [(k, body[k]) for k in ("email", "anonymous", "phone") if body.get(k) is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise _err(400, "name exactly one of email, anonymous, phone")
+    key, value = given[0]
+    if not isinstance(value, str) or not value.strip():
+        raise _err(400, f"{key} must be a non-empty string")
+    if key == "email" and "@" not in value:
+        raise _err(400, "email must be an email address")
+    kind = {"email": "signedin", "anonymous": "anonymous", "phone": "phone"}[key]
+    return meeting.Who(kind, value.strip())
+
+
+def _activity(emu: Emulator, req: Request, space_key: str, action: str) -> Response:
+    """``POST /_emulator/spaces/{id}/join|leave|end|artifacts``."""
+    try:
+        space = meet.lookup(emu, space_key, allow_code=True)
+    except ApiError as exc:
+        raise _err(404, f"no space {space_key}") from exc
+    body = _body(req)
+    extra: JSON = {}
+    try:
+        if action == "join":
+            who = _who(body)
+            if who is None:
+                meeting.start_conference(emu, space)
+            else:
+                _, _, session = meeting.join(emu, space, who)
+                extra["participant_session"] = session
+        elif action == "leave":
+            who = _who(body)
+            if who is None:
+                meeting.end(emu, space, "last participant left")
+            else:
+                extra["participant_session"] = meeting.leave(emu, space, who)
+        elif action == "end":
+            if not meeting.end(emu, space, "ended for everyone"):
+                raise _err(409, f"no conference runs in space {space.id}")
+        else:
+            return _artifact(emu, space, body)
+    except meeting.MeetingError as exc:
+        raise _err(409, str(exc)) from exc
+    return json_response({**_space_view(emu, space.id), **extra})
+
+
+def _artifact(emu: Emulator, space: Space, body: JSON) -> Response:
+    kind = body.get("kind")
+    if kind not in meeting.KINDS:
+        raise _err(400, f"kind must be one of {', '.join(meeting.KINDS)}")
+    record = None
+    if body.get("conference"):
+        record_id = str(body["conference"]).removeprefix("conferenceRecords/")
+        record = next((c for c in space.conferences if c.id == record_id), None)
+        if record is None:
+            raise _err(404, f"no conference {body['conference']} in space {space.id}")
+    entries = None
+    if body.get("entries") is not None:
+        if kind != "transcript" or not isinstance(body["entries"], list):
+            raise _err(400, "entries: a list, for a transcript only")
+        entries = []
+        for item in body["entries"]:
+            who = _who(item) if isinstance(item, dict) else None
+            if who is None or not isinstance(item.get("text"), str):
+                raise _err(400, 'each entry needs a participant (email|anonymous|phone) and "text"')
+            entries.append((who, str(item["text"])))
+    try:
+        record, artifact = meeting.generate(emu, space, str(kind), record, entries)
+    except meeting.MeetingError as exc:
+        raise _err(409, str(exc)) from exc
+    return json_response({**records.artifact_resource(record, artifact), "kind": artifact.kind})
 
 
 def _fault(spec: JSON) -> Fault:
@@ -140,16 +235,22 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
         return json_response({"reset": True})
     if head == "users":
         if len(parts) == 1 and method == "POST":
-            email = _body(req).get("email")
+            body = _body(req)
+            email = body.get("email")
             if not email or "@" not in str(email):
                 raise _err(400, "email required")
-            return json_response(create_user(emu, str(email)))
+            admin = body.get("admin")
+            if admin is not None and not isinstance(admin, bool):
+                raise _err(400, "admin must be true or false")
+            return json_response(create_user(emu, str(email), admin))
         if len(parts) == 1 and method == "GET":
             with emu.lock:
                 return json_response(
                     [
                         {
                             "email": u.email,
+                            "id": oauth.user_sub(u.email),
+                            "admin": u.admin,
                             "client_ids": sorted(u.client_ids),
                             "event_count": len(u.calendar.events),
                         }
@@ -280,16 +381,48 @@ def _route(emu: Emulator, req: Request, method: str, head: str, parts: list[str]
                 return json_response([_space_view(emu, s) for s in emu.spaces])
             if len(parts) == 2 and method == "GET":
                 return json_response(_space_view(emu, parts[1]))
-            if len(parts) == 3 and method == "POST" and parts[2] in ("join", "leave"):
-                try:
-                    space = meet.lookup(emu, parts[1], allow_code=True)
-                except ApiError as exc:
-                    raise _err(404, f"no space {parts[1]}") from exc
-                if parts[2] == "join":
-                    meet.join(emu, space)
-                else:
-                    meet.end_conference(emu, space, "last participant left")
-                return json_response(_space_view(emu, space.id))
+            if (
+                len(parts) == 3
+                and method == "POST"
+                and parts[2]
+                in (
+                    "join",
+                    "leave",
+                    "end",
+                    "artifacts",
+                )
+            ):
+                return _activity(emu, req, parts[1], parts[2])
+    if head == "events_delivery":
+        if method == "POST":
+            try:
+                return json_response(emu.delivery.configure(_body(req)))
+            except (TypeError, ValueError) as exc:
+                raise _err(400, f"bad events_delivery setting: {exc}") from exc
+        return json_response(emu.delivery.settings())
+    if head == "event_deliveries":
+        if method == "DELETE":
+            emu.delivery.clear_records()
+            return json_response({"cleared": True})
+        return json_response(emu.delivery.records_view())
+    if head == "subscriptions":
+        with emu.lock:
+            if len(parts) == 1 and method == "GET":
+                return json_response(
+                    [subscriptions.view(emu, s) for s in emu.subscriptions.values()]
+                )
+            sub = emu.subscriptions.get(parts[1].removeprefix("subscriptions/"))
+            if sub is None:
+                raise _err(404, f"no subscription {parts[1]}")
+            if len(parts) == 2 and method == "GET":
+                return json_response(subscriptions.view(emu, sub))
+            if len(parts) == 3 and parts[2] == "suspend" and method == "POST":
+                reason = str(_body(req).get("reason") or "USER_AUTHORIZATION_FAILURE")
+                if reason not in subscriptions.SUSPENSION_REASONS:
+                    raise _err(400, f"reason must be one of {subscriptions.SUSPENSION_REASONS}")
+                if not subscriptions.suspend(emu, sub, reason):
+                    raise _err(409, f"subscription {sub.id} is not active")
+                return json_response(subscriptions.view(emu, sub))
     if head == "oauth" and len(parts) >= 2:
         return _oauth(emu, req, method, parts[1:])
     raise _err(404, f"unknown control endpoint {method} {req.path}")

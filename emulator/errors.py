@@ -154,7 +154,7 @@ def oauth_error(code: int, error: str, description: str | None = None) -> ApiErr
 
 def error_for_api(api: str, code: int, reason: str | None, message: str | None) -> ApiError:
     """An injected fault in the body shape of the API it hits."""
-    if api == "meet":
+    if api in ("meet", "events"):
         return meet_error(code, message)
     if api == "oauth":
         return oauth_error(code, reason or ("server_error" if code >= 500 else "invalid_request"))

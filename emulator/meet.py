@@ -1,4 +1,9 @@
-"""Meet REST v2 ``spaces``: create, get (by name or meeting code), patch, endActiveConference."""
+"""Meet REST v2 ``spaces``: create, get (by name or meeting code), patch, endActiveConference.
+
+Enum fields may come as names or as numbers (proto-JSON; Google's GAPIC REST clients send
+numbers, see ``enums.py``). Conference records are in ``records.py``; what happens in a
+space (joins, leaves, ends, artifacts) in ``meeting.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ import string
 from typing import Any
 from urllib.parse import unquote
 
+from emulator import enums, meeting
 from emulator.errors import ApiError, meet_error
-from emulator.state import ConferenceRecord, Emulator, Space
+from emulator.state import Emulator, Space
 from emulator.wire import Request, Response, json_response
 
 JSON = dict[str, Any]
@@ -57,6 +63,9 @@ def create_space(emu: Emulator, owner: str, config: JSON | None = None) -> Space
     merged = default_config()
     if config:
         _deep_merge(merged, config)
+    for key in ("accessType", "entryPointAccess"):  # never answered as unspecified
+        if merged.get(key) == enums.MEET[key][0]:
+            merged[key] = default_config()[key]
     space = Space(space_id, code, owner, merged, emu.clock.now())
     emu.spaces[space_id] = space
     emu.space_by_code[code] = space_id
@@ -88,24 +97,6 @@ def lookup(emu: Emulator, key: str, *, allow_code: bool) -> Space:
     return space
 
 
-def join(emu: Emulator, space: Space) -> ConferenceRecord:
-    """Start a conference if none runs (a participant joined)."""
-    if space.active is None:
-        record_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
-        space.conferences.append(ConferenceRecord(record_id, emu.clock.now()))
-    assert space.active is not None
-    return space.active
-
-
-def end_conference(emu: Emulator, space: Space, ended_by: str) -> bool:
-    active = space.active
-    if active is None:
-        return False
-    active.end_ts = emu.clock.now()
-    active.ended_by = ended_by
-    return True
-
-
 def _deep_merge(target: JSON, patch: JSON) -> None:
     for key, value in patch.items():
         if isinstance(value, dict) and isinstance(target.get(key), dict):
@@ -125,7 +116,7 @@ def _validate_config(config: Any) -> JSON:
                 400, f"Invalid JSON payload received. Unknown name \"{key}\" at 'space.config'."
             )
         allowed = _CONFIG_ENUMS.get(key)
-        if allowed is not None and value not in allowed and value != f"{key}_UNSPECIFIED":
+        if allowed is not None and value not in allowed and value != enums.MEET[key][0]:
             raise meet_error(400, f"Invalid value at 'space.config.{key}' ({value}).")
     return config
 
@@ -147,6 +138,11 @@ def _set_path(obj: JSON, path: list[str], present: bool, value: Any) -> None:
         obj.pop(path[-1], None)
 
 
+def _camel(path: str) -> str:
+    """Field-mask paths may be snake_case (``config.access_type``) or lowerCamel."""
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)
+
+
 def _patch(space: Space, body: JSON, mask: str | None) -> None:
     config = _validate_config(body.get("config"))
     if not mask:
@@ -157,7 +153,7 @@ def _patch(space: Space, body: JSON, mask: str | None) -> None:
         fresh.setdefault("entryPointAccess", default_config()["entryPointAccess"])
         space.config = fresh
     else:
-        for field_path in (p.strip() for p in mask.split(",") if p.strip()):
+        for field_path in (_camel(p.strip()) for p in mask.split(",") if p.strip()):
             parts = field_path.split(".")
             if parts[0] != "config" or (len(parts) > 1 and parts[1] not in _CONFIG_KEYS):
                 raise meet_error(400, f"Invalid update mask path: {field_path}")
@@ -167,7 +163,7 @@ def _patch(space: Space, body: JSON, mask: str | None) -> None:
             present, value = _get_path(config, parts[1:])
             _set_path(space.config, parts[1:], present, value)
     for key in ("accessType", "entryPointAccess"):
-        if space.config.get(key) in (None, f"{key}_UNSPECIFIED"):
+        if space.config.get(key) in (None, enums.MEET[key][0]):
             space.config[key] = default_config()[key]
 
 
@@ -180,9 +176,11 @@ def handle(emu: Emulator, req: Request, user: str, rest: str) -> Response:
         raise meet_error(400, "Invalid JSON payload received.") from exc
     if not isinstance(body, dict):
         raise meet_error(400, "Invalid JSON payload received.")
+    body = enums.numbers_to_names(body, enums.MEET)
     with emu.lock:
         if rest == "spaces" and req.method == "POST":
             space = create_space(emu, user, _validate_config(body.get("config")))
+            space.created_by_app = True
             return json_response(space_resource(space, user))
         m = re.fullmatch(r"spaces/([^/:]+)(:endActiveConference)?", rest)
         if not m:
@@ -193,7 +191,7 @@ def handle(emu: Emulator, req: Request, user: str, rest: str) -> Response:
                 raise meet_error(404)
             space = lookup(emu, key, allow_code=False)
             _require_owner(space, user)
-            if not end_conference(emu, space, "endActiveConference"):
+            if not meeting.end(emu, space, "endActiveConference"):
                 raise meet_error(400, "No active conference in the space.", "FAILED_PRECONDITION")
             return json_response({})
         if req.method == "GET":
@@ -211,4 +209,4 @@ def _require_owner(space: Space, user: str) -> None:
         raise meet_error(403)
 
 
-__all__ = ["ApiError", "create_space", "handle", "join", "lookup", "space_resource"]
+__all__ = ["ApiError", "create_space", "handle", "lookup", "space_resource"]

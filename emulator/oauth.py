@@ -20,10 +20,10 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
-from emulator import scopes
+from emulator import directory, scopes, subscriptions
 from emulator.errors import ApiError, calendar_auth_error, meet_error, oauth_error
 from emulator.jwks import b64url
-from emulator.state import AccessToken, AuthCode, Emulator, Grant, OAuthClient
+from emulator.state import AccessToken, AuthCode, Caller, Emulator, Grant, OAuthClient
 from emulator.wire import Request, Response, json_response
 
 JSON = dict[str, Any]
@@ -77,19 +77,23 @@ def new_refresh_token(emu: Emulator, email: str) -> str:
 
 
 def revoke_grant(emu: Emulator, grant: Grant, by: str) -> None:
-    """Kill the grant's refresh token and every access token minted from it."""
+    """Kill the grant's refresh token and every access token minted from it; Workspace
+    Events subscriptions it authorized are suspended."""
     if grant.refresh_token:
         emu.refresh_tokens.pop(grant.refresh_token, None)
     for tok in [t for t, a in emu.access_tokens.items() if a.grant_id == grant.id]:
         del emu.access_tokens[tok]
     if not grant.revoked:
         grant.revoked, grant.revoked_at, grant.revoked_by = True, emu.clock.now(), by
+    subscriptions.authorization_revoked(emu, grant.email, {grant.id})
 
 
 def revoke_user(
     emu: Emulator, email: str, *, access_tokens: bool = True, reason: str = "user revoked"
 ) -> None:
-    """Kill every refresh token (and, unless told otherwise, access token) of ``email``."""
+    """Kill every refresh token (and, unless told otherwise, access token) of ``email``;
+    every Workspace Events subscription the user authorized is suspended."""
+    subscriptions.authorization_revoked(emu, email, None)
     for grant in emu.grants.values():
         if grant.email == email and not grant.revoked:
             grant.revoked, grant.revoked_at, grant.revoked_by = True, emu.clock.now(), reason
@@ -110,9 +114,9 @@ def issue_access_token(emu: Emulator, email: str, scope: str, grant_id: str | No
 
 
 def user_sub(email: str) -> str:
-    """A stable 21-digit numeric user id (Google's ``sub`` shape), derived from the email."""
-    digest = int(hashlib.sha256(email.lower().encode()).hexdigest(), 16)
-    return "1" + str(digest % 10**20).zfill(20)
+    """A stable 21-digit numeric user id (Google's ``sub`` shape), derived from the email:
+    also the user's Directory id (Meet's ``users/{id}``)."""
+    return directory.user_id(email)
 
 
 def _at_hash(access_token: str) -> str:
@@ -392,11 +396,16 @@ def revoke_endpoint(emu: Emulator, req: Request) -> tuple[Response, str | None]:
 def authenticate(emu: Emulator, req: Request, api: str) -> str:
     """The user behind the request's bearer token, or the API's 401 (no or dead token) or
     403 (the token's scopes do not cover the call)."""
+    return authenticate_caller(emu, req, api).email
+
+
+def authenticate_caller(emu: Emulator, req: Request, api: str) -> Caller:
+    """:func:`authenticate`, answering the caller with the token's scopes and grant."""
     header = req.header("authorization") or ""
     scheme, _, token = header.partition(" ")
     with emu.lock:
         info = emu.access_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if info is None or info.expires <= emu.clock.now():
-            raise meet_error(401) if api == "meet" else calendar_auth_error()
+            raise meet_error(401) if api in ("meet", "events") else calendar_auth_error()
         scopes.require(info.scope, api, req)
-        return info.email
+        return Caller(info.email, frozenset(scopes.parse(info.scope)), info.grant_id)

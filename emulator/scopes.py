@@ -4,7 +4,9 @@ Every access token carries the scopes it was issued for (granted at consent, ask
 for in a refresh or a delegation grant, or the emulator's default). Calendar wants
 ``calendar`` or ``calendar.events`` (the read-only variants for reads and watches);
 Meet wants ``meetings.space.created`` to create or end, ``.settings`` as well to read
-or patch, ``.readonly`` as well to read.
+or patch, ``.readonly`` as well to read (conference records: ``.created`` or
+``.readonly``). Workspace Events (Meet targets) wants ``meetings.space.created`` or
+``.readonly``; the Directory ``admin.directory.user`` or ``.readonly``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ CALENDAR_READ = CALENDAR | {AUTH + "calendar.readonly", AUTH + "calendar.events.
 MEET_CREATED = AUTH + "meetings.space.created"
 MEET_SETTINGS = AUTH + "meetings.space.settings"
 MEET_READONLY = AUTH + "meetings.space.readonly"
+DIRECTORY_USER = AUTH + "admin.directory.user"
+DIRECTORY_USER_READONLY = AUTH + "admin.directory.user.readonly"
+_RECORD_METHODS = {
+    "conferenceRecords": ("ListConferenceRecords", "GetConferenceRecord"),
+    "participants": ("ListParticipants", "GetParticipant"),
+    "participantSessions": ("ListParticipantSessions", "GetParticipantSession"),
+    "recordings": ("ListRecordings", "GetRecording"),
+    "transcripts": ("ListTranscripts", "GetTranscript"),
+    "entries": ("ListTranscriptEntries", "GetTranscriptEntry"),
+    "smartNotes": ("ListSmartNotes", "GetSmartNote"),
+}
 
 _DESCRIPTIONS = {
     OPENID: "Associate you with your personal info on Google",
@@ -42,6 +55,8 @@ _DESCRIPTIONS = {
     " created by the app",
     MEET_SETTINGS: "Edit, and see settings for all of your Google Meet calls",
     MEET_READONLY: "Read information about any of your Google Meet conferences",
+    DIRECTORY_USER: "View and manage the provisioning of users on your domain",
+    DIRECTORY_USER_READONLY: "See info about users on your domain",
 }
 _WELL_FORMED = re.compile(r"^https://www\.googleapis\.com/auth/[A-Za-z0-9._-]+$")
 
@@ -82,13 +97,36 @@ def slug(scope: str) -> str:
 
 def _meet_method(req: Request) -> tuple[str, frozenset[str]]:
     """Meet's RPC name for the call and the scopes that allow it."""
+    parts = req.path.strip("/").split("/")[1:]
+    if parts and parts[0] == "conferenceRecords":
+        collection = parts[-1] if len(parts) % 2 == 1 else parts[-2]
+        names = _RECORD_METHODS.get(collection, _RECORD_METHODS["conferenceRecords"])
+        method = names[0] if len(parts) % 2 == 1 else names[1]
+        return f"ConferenceRecordsService.{method}", frozenset({MEET_CREATED, MEET_READONLY})
     if req.method == "POST" and req.path.rstrip("/") == "/v2/spaces":
-        return "CreateSpace", frozenset({MEET_CREATED})
+        return "SpacesService.CreateSpace", frozenset({MEET_CREATED})
     if req.path.endswith(":endActiveConference"):
-        return "EndActiveConference", frozenset({MEET_CREATED})
+        return "SpacesService.EndActiveConference", frozenset({MEET_CREATED})
     if req.method == "PATCH":
-        return "UpdateSpace", frozenset({MEET_CREATED, MEET_SETTINGS})
-    return "GetSpace", frozenset({MEET_CREATED, MEET_SETTINGS, MEET_READONLY})
+        return "SpacesService.UpdateSpace", frozenset({MEET_CREATED, MEET_SETTINGS})
+    return "SpacesService.GetSpace", frozenset({MEET_CREATED, MEET_SETTINGS, MEET_READONLY})
+
+
+def _events_method(req: Request) -> tuple[str, frozenset[str]]:
+    """Workspace Events' RPC name for the call; Meet targets need a Meet scope."""
+    path = req.path.rstrip("/")
+    if path.startswith("/v1/operations/"):
+        name = "google.longrunning.Operations.GetOperation"
+    elif path.endswith(":reactivate"):
+        name = "SubscriptionsService.ReactivateSubscription"
+    elif path == "/v1/subscriptions":
+        name = "SubscriptionsService." + (
+            "CreateSubscription" if req.method == "POST" else "ListSubscriptions"
+        )
+    else:
+        verb = {"PATCH": "Update", "DELETE": "Delete"}.get(req.method, "Get")
+        name = f"SubscriptionsService.{verb}Subscription"
+    return name, frozenset({MEET_CREATED, MEET_READONLY})
 
 
 def _calendar_allowed(req: Request) -> frozenset[str]:
@@ -106,16 +144,23 @@ def _www_authenticate(needed: frozenset[str]) -> str:
 def insufficient(api: str, req: Request) -> ApiError:
     """The 403 Google answers when the token lacks every scope the call accepts."""
     message = "Request had insufficient authentication scopes."
-    if api == "meet":
-        method, needed = _meet_method(req)
+    if api in ("meet", "events"):
+        if api == "meet":
+            method, needed = _meet_method(req)
+            service, full = "meet.googleapis.com", f"google.apps.meet.v2.{method}"
+        else:
+            method, needed = _events_method(req)
+            service = "workspaceevents.googleapis.com"
+            full = (
+                method
+                if method.startswith("google.")
+                else (f"google.apps.events.subscriptions.v1.{method}")
+            )
         info = {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
             "domain": "googleapis.com",
-            "metadata": {
-                "service": "meet.googleapis.com",
-                "method": f"google.apps.meet.v2.SpacesService.{method}",
-            },
+            "metadata": {"service": service, "method": full},
         }
         body = {
             "error": {
@@ -126,12 +171,13 @@ def insufficient(api: str, req: Request) -> ApiError:
             }
         }
     else:
-        needed = _calendar_allowed(req)
+        needed = _allowed(api, req)
+        service = "admin.googleapis.com" if api == "directory" else "calendar-json.googleapis.com"
         info = {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
             "domain": "googleapis.com",
-            "metadata": {"service": "calendar-json.googleapis.com"},
+            "metadata": {"service": service},
         }
         body = {
             "error": {
@@ -151,9 +197,19 @@ def insufficient(api: str, req: Request) -> ApiError:
     return ApiError(403, body, {"WWW-Authenticate": _www_authenticate(needed)})
 
 
+def _allowed(api: str, req: Request) -> frozenset[str]:
+    """The scopes any one of which lets the call through."""
+    if api == "meet":
+        return _meet_method(req)[1]
+    if api == "events":
+        return _events_method(req)[1]
+    if api == "directory":
+        return frozenset({DIRECTORY_USER, DIRECTORY_USER_READONLY})
+    return _calendar_allowed(req)
+
+
 def require(token_scope: str, api: str, req: Request) -> None:
     """Raise the API's 403 unless ``token_scope`` holds a scope the call accepts."""
     held = set(parse(token_scope))
-    needed = _meet_method(req)[1] if api == "meet" else _calendar_allowed(req)
-    if not held & needed:
+    if not held & _allowed(api, req):
         raise insufficient(api, req)

@@ -6,6 +6,7 @@ line with ``python -m emulator``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -15,9 +16,19 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from emulator import calendar, control, meet, oauth, signin
+from emulator import (
+    calendar,
+    control,
+    directory,
+    enums,
+    meet,
+    oauth,
+    records,
+    signin,
+    subscriptions,
+)
 from emulator.errors import ApiError, calendar_error, error_for_api, meet_error
-from emulator.state import Emulator
+from emulator.state import Caller, Emulator
 from emulator.wire import JSON, Request, Response, json_response
 
 log = logging.getLogger(__name__)
@@ -34,6 +45,10 @@ def classify(path: str) -> str | None:
         return "calendar"
     if path.startswith("/v2/"):
         return "meet"
+    if path == "/v1/subscriptions" or path.startswith(("/v1/subscriptions/", "/v1/operations/")):
+        return "events"
+    if path.startswith(directory.PREFIX):
+        return "directory"
     if path == "/token" or path in signin.PATHS:
         return "oauth"
     if _SIGN_JWT.match(path):
@@ -76,7 +91,7 @@ def _rate_limit(emu: Emulator, user: str, api: str) -> None:
         while limit.hits and limit.hits[0] <= now - 60:
             limit.hits.popleft()
         if len(limit.hits) >= limit.per_minute:
-            if api == "meet":
+            if api in ("meet", "events"):
                 raise meet_error(429)
             if limit.status == 429:
                 raise calendar_error(429, "rateLimitExceeded", "Rate Limit Exceeded")
@@ -86,6 +101,25 @@ def _rate_limit(emu: Emulator, user: str, api: str) -> None:
 
 def _internal_error(api: str | None) -> ApiError:
     return error_for_api(api or "calendar", 500, None, "Internal error in the emulator")
+
+
+def _google_api(emu: Emulator, req: Request, caller: Caller, api: str) -> Response:
+    """An authenticated call to Calendar, Meet, Workspace Events or the Directory."""
+    if api == "calendar":
+        return calendar.handle(emu, req, caller.email, req.path[len("/calendar/v3/") :])
+    if api == "events":
+        return subscriptions.handle(emu, req, caller, req.path[len("/v1/") :])
+    if api == "directory":
+        return directory.handle(emu, req, caller.email, req.path[len(directory.PREFIX) :])
+    rest = req.path[len("/v2/") :]
+    if records.is_records_path(rest):
+        resp = records.handle(emu, req, caller, rest)
+    else:
+        resp = meet.handle(emu, req, caller.email, rest)
+    if enums.wants_int(req) and resp.status == 200 and resp.body:
+        body = enums.names_to_numbers(json.loads(resp.body), enums.MEET)
+        resp = json_response(body, resp.status)
+    return resp
 
 
 def dispatch(emu: Emulator, req: Request) -> Response:
@@ -107,12 +141,10 @@ def dispatch(emu: Emulator, req: Request) -> Response:
             assert match is not None
             resp = oauth.sign_jwt(emu, req, match.group(1))
         else:
-            user = oauth.authenticate(emu, req, api)
+            caller = oauth.authenticate_caller(emu, req, api)
+            user = caller.email
             _rate_limit(emu, user, api)
-            if api == "calendar":
-                resp = calendar.handle(emu, req, user, req.path[len("/calendar/v3/") :])
-            else:
-                resp = meet.handle(emu, req, user, req.path[len("/v2/") :])
+            resp = _google_api(emu, req, caller, api)
     except ApiError as exc:
         resp = json_response(exc.body, exc.status)
         resp.headers.update(exc.headers)

@@ -8,6 +8,7 @@ each event caches its JSON text so large list pages are mostly string joins.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 from collections import deque
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock
+from emulator.delivery import EventDelivery
 from emulator.jwks import KeyRing
 from emulator.push import PushDispatcher
 from emulator.scheduler import Scheduler
@@ -29,7 +31,16 @@ DEFAULT_CONFIG: JSON = {
     "access_token_ttl_seconds": 3600,
     "authorization_code_ttl_seconds": 600,
     "id_token_issuer": "https://accounts.google.com",
+    "pubsub_emulator_host": None,
+    "artifact_delay_ms": 2000,
+    "subscription_max_ttl_seconds": 604_800,
+    "events_writes_per_minute": 600,
+    "events_writes_per_minute_per_user": 100,
+    "events_reads_per_minute": 600,
+    "events_reads_per_minute_per_user": 100,
 }
+"""``pubsub_emulator_host`` defaults to the process's ``PUBSUB_EMULATOR_HOST`` (see
+``Emulator._clear``); a rate of ``None`` turns that quota off."""
 
 DEFAULT_CLIENT_ID = "emulator-client.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "emulator-client-secret"
@@ -91,6 +102,9 @@ class User:
     client_ids: set[str] = field(default_factory=set)
     revoked: bool = False
     """The user's grant to our app is revoked: refresh tokens and delegation both refused."""
+    admin: bool = False
+    """A Workspace super administrator (the Directory API's ``admin_view`` needs one)."""
+    created: float = 0.0
 
 
 @dataclass
@@ -101,6 +115,15 @@ class AccessToken:
     grant_id: str | None = None
     """The grant (refresh token or sign-in) it was minted from; None for delegation and
     control-API tokens. Revoking the grant kills the token."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes an authenticated Google-API call: the user, the token's scopes, its grant."""
+
+    email: str
+    scopes: frozenset[str]
+    grant_id: str | None = None
 
 
 @dataclass
@@ -175,11 +198,64 @@ class Grant:
 
 
 @dataclass
+class ParticipantSession:
+    """One join of a participant from one device (``participantSessions``)."""
+
+    id: str
+    start_ts: float
+    end_ts: float | None = None
+
+
+@dataclass
+class Participant:
+    """Someone in a conference: a signed-in user (``email``), a guest or a phone caller."""
+
+    id: str
+    kind: str
+    """``signedin``, ``anonymous`` or ``phone``."""
+    display_name: str
+    email: str | None = None
+    sessions: list[ParticipantSession] = field(default_factory=list)
+
+    @property
+    def in_call(self) -> bool:
+        return any(s.end_ts is None for s in self.sessions)
+
+
+@dataclass
+class TranscriptEntry:
+    id: str
+    participant_id: str
+    text: str
+    language_code: str
+    start_ts: float
+    end_ts: float
+
+
+@dataclass
+class Artifact:
+    """A recording, transcript or smart note of a conference."""
+
+    id: str
+    kind: str
+    """``recording``, ``transcript`` or ``smart_note``."""
+    start_ts: float
+    end_ts: float | None = None
+    state: str = "STARTED"
+    """STARTED, ENDED or FILE_GENERATED, as Meet reports it."""
+    file_id: str | None = None
+    entries: list[TranscriptEntry] = field(default_factory=list)
+
+
+@dataclass
 class ConferenceRecord:
     id: str
     start_ts: float
     end_ts: float | None = None
     ended_by: str | None = None
+    space_id: str = ""
+    participants: dict[str, Participant] = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
 
 
 @dataclass
@@ -190,6 +266,9 @@ class Space:
     config: JSON
     created_ts: float
     conferences: list[ConferenceRecord] = field(default_factory=list)
+    created_by_app: bool = False
+    """Made through the Meet API (``spaces.create``), not by Calendar: what the
+    ``meetings.space.created`` scope covers for conference records and subscriptions."""
 
     @property
     def active(self) -> ConferenceRecord | None:
@@ -210,6 +289,34 @@ class Channel:
     calendar_uid: str
     number: int = 1
     stopped: bool = False
+
+
+@dataclass
+class Subscription:
+    """A Workspace Events subscription (``subscriptions/{id}``)."""
+
+    id: str
+    uid: str
+    target: str
+    event_types: list[str]
+    topic: str
+    authority: str
+    """The email of the user who authorized it."""
+    created: float
+    updated: float
+    expire_ts: float
+    payload_options: JSON | None = None
+    state: str = "ACTIVE"
+    suspension_reason: str | None = None
+    grant_id: str | None = None
+    """The sign-in grant of the token that authorized it (revoking that grant suspends it);
+    None for delegation and control-API tokens."""
+    all_owned_spaces: bool = False
+    """Authorized with ``meetings.space.readonly``: a user target covers every space the
+    user owns, not only spaces made through the Meet API."""
+    generation: int = 0
+    """Bumped by every expiry change: lifecycle tasks of an older generation do nothing."""
+    etag_seq: int = 0
 
 
 @dataclass
@@ -269,6 +376,7 @@ class Emulator:
         self.clock = Clock()
         self.scheduler = Scheduler(self.clock)
         self.push = PushDispatcher(self.clock, self.channel_live)
+        self.delivery = EventDelivery(self.clock, self._pubsub_host, self._endpoint_failed)
         self.signing_key = secrets.token_bytes(32)
         self.signing_key_id = secrets.token_hex(20)
         self.issued = IssuedSecrets()
@@ -279,6 +387,7 @@ class Emulator:
 
     def _clear(self) -> None:
         self.config: JSON = dict(DEFAULT_CONFIG)
+        self.config["pubsub_emulator_host"] = os.environ.get("PUBSUB_EMULATOR_HOST") or None
         self.users: dict[str, User] = {}
         self.calendars_by_uid: dict[str, CalendarData] = {}
         self.refresh_tokens: dict[str, str] = {}
@@ -302,6 +411,10 @@ class Emulator:
         self.next_consent_scopes: list[str] | None = None
         """Set by ``POST /_emulator/oauth/consent``: the next Allow grants only these
         (plus sign-in scopes), as a user unticking boxes on the consent screen."""
+        self.subscriptions: dict[str, Subscription] = {}
+        self.operations: dict[str, JSON] = {}
+        self.quota_hits: dict[str, deque[float]] = {}
+        """Sliding windows (emulator time) of Workspace Events reads and writes."""
 
     def start(self) -> None:
         self.scheduler.start()
@@ -309,6 +422,7 @@ class Emulator:
     def stop(self) -> None:
         self.scheduler.stop()
         self.push.shutdown()
+        self.delivery.shutdown()
 
     def reset(self) -> None:
         """Back to an empty world: users, data, channels, faults, config, clock, log."""
@@ -316,7 +430,18 @@ class Emulator:
             self._clear()
             self.scheduler.clear()
             self.push.reset()
+            self.delivery.reset()
             self.clock.reset()
+
+    def _pubsub_host(self) -> str | None:
+        host = self.config.get("pubsub_emulator_host")
+        return str(host) if host else None
+
+    def _endpoint_failed(self, subscription: str, reason: str) -> None:
+        """Pub/Sub refused a publish for good (topic gone, no permission): suspend."""
+        from emulator import subscriptions  # imported here: subscriptions imports state
+
+        subscriptions.endpoint_failed(self, subscription, reason)
 
     def next_seq(self) -> int:
         self.seq += 1

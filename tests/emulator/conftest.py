@@ -21,6 +21,9 @@ def emulator_server() -> Iterator[RunningEmulator]:
 def h(emulator_server: RunningEmulator) -> Harness:
     harness = Harness(emulator_server.url)
     harness.control("POST", "/reset")
+    # no Pub/Sub unless a test asks (a reset reads PUBSUB_EMULATOR_HOST, which the
+    # session's local stack may have set): events are then only recorded
+    harness.control("POST", "/config", {"pubsub_emulator_host": None})
     return harness
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,13 @@ import googleapiclient
 JSON = dict[str, Any]
 
 _DOCS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
-_VERSIONS = {"calendar": "calendar.v3", "meet": "meet.v2"}
+_VERSIONS = {
+    "calendar": "calendar.v3",
+    "meet": "meet.v2",
+    "workspaceevents": "workspaceevents.v1",
+    "directory": "admin.directory_v1",
+}
+"""Method-id prefix → discovery document (``directory.users.get`` is the Admin SDK's)."""
 
 
 class SchemaError(AssertionError):
@@ -65,6 +72,15 @@ def validate_response(method_id: str, body: Any) -> None:
     validate(api, schema, body)
 
 
+def validate_named(api: str, name: str, value: Any) -> None:
+    """Check ``value`` against the document's schema ``name`` (e.g. an Operation's
+    ``response``, typed ``any`` there: ``Subscription``)."""
+    body = dict(value) if isinstance(value, dict) else value
+    if isinstance(body, dict):
+        body.pop("@type", None)
+    validate(api, {"$ref": name}, body, f"${name}")
+
+
 def validate(api: str, schema: JSON, value: Any, path: str = "$") -> None:
     """Check ``value`` against ``schema`` (resolving ``$ref`` in the api's document)."""
     doc = document(api)
@@ -110,10 +126,12 @@ def _check_string(schema: JSON, value: Any, path: str) -> None:
     try:
         if fmt in ("int64", "uint64"):
             int(value)
-        elif fmt == "date-time":
+        elif fmt in ("date-time", "google-datetime"):
             datetime.fromisoformat(value)
         elif fmt == "date":
             date.fromisoformat(value)
+        elif fmt == "google-duration" and not re.fullmatch(r"-?\d+(\.\d{1,9})?s", value):
+            raise ValueError(value)
     except ValueError as exc:
         raise SchemaError(f"{path}: {value!r} is not a valid {fmt}") from exc
     enum = schema.get("enum")

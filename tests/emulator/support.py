@@ -19,6 +19,10 @@ SCOPES = [
     "https://www.googleapis.com/auth/calendar",
     "https://www.googleapis.com/auth/meetings.space.created",
 ]
+MEET_READONLY = "https://www.googleapis.com/auth/meetings.space.readonly"
+DIRECTORY_READONLY = "https://www.googleapis.com/auth/admin.directory.user.readonly"
+ALL_SCOPES = [*SCOPES, MEET_READONLY, DIRECTORY_READONLY]
+"""What a product reading conference records and naming attendees asks for."""
 
 
 def run(request: Any, num_retries: int = 0) -> Any:
@@ -67,15 +71,52 @@ class Harness:
         token: str = self.control("POST", "/users", {"email": email})["refresh_token"]
         return token
 
-    def credentials(self, email: str) -> Credentials:
+    def credentials(self, email: str, scopes: list[str] | None = None) -> Credentials:
         return make_credentials(
             token=None,
             refresh_token=self.add_user(email),
             token_uri=f"{self.url}/token",
             client_id="test-client",
             client_secret="test-secret",
-            scopes=SCOPES,
+            scopes=scopes or SCOPES,
         )
+
+    def user_id(self, email: str) -> str:
+        """The emulator user's Directory id (Meet's ``users/{id}``, the ID tokens' ``sub``)."""
+        users: list[dict[str, Any]] = self.control("GET", "/users")
+        return str(next(u["id"] for u in users if u["email"] == email))
+
+    def events(self, email: str, credentials: Credentials | None = None) -> Any:
+        """Workspace Events v1 through googleapiclient, as ``email`` (every scope)."""
+        return build(
+            "workspaceevents",
+            "v1",
+            static_discovery=True,
+            credentials=credentials or self.credentials(email, ALL_SCOPES),
+            client_options={"api_endpoint": f"{self.url}/"},
+            cache_discovery=False,
+        )
+
+    def directory(self, email: str) -> Any:
+        """Admin SDK Directory v1 through googleapiclient, as ``email``."""
+        return build(
+            "admin",
+            "directory_v1",
+            static_discovery=True,
+            credentials=self.credentials(email, ALL_SCOPES),
+            client_options={"api_endpoint": f"{self.url}/"},
+            cache_discovery=False,
+        )
+
+    def space_call(self, space: str, action: str, body: Any = None) -> dict[str, Any]:
+        """``POST /_emulator/spaces/{id}/{join|leave|end|artifacts}``."""
+        space_id = space.removeprefix("spaces/")
+        out: dict[str, Any] = self.control("POST", f"/spaces/{space_id}/{action}", body or {})
+        return out
+
+    def event_deliveries(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self.control("GET", "/event_deliveries")
+        return out
 
     def calendar(self, email: str, credentials: Credentials | None = None) -> Any:
         return build(

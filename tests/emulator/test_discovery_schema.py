@@ -14,6 +14,9 @@ def test_accepts_valid_bodies() -> None:
     validate_response("calendar.events.watch", {"kind": "api#channel", "expiration": "123"})
     validate_response("meet.spaces.get", {"name": "spaces/x", "config": {"accessType": "OPEN"}})
     validate_response("calendar.events.delete", "")
+    validate_response("meet.conferenceRecords.get", {"startTime": "2030-01-01T10:00:00.000Z"})
+    validate_response("workspaceevents.subscriptions.get", {"ttl": "86400s", "state": "ACTIVE"})
+    validate_response("directory.users.get", {"primaryEmail": "a@b", "isAdmin": True})
 
 
 @pytest.mark.parametrize(
@@ -27,6 +30,11 @@ def test_accepts_valid_bodies() -> None:
         ("calendar.events.watch", {"expiration": 123}),
         ("calendar.events.watch", {"expiration": "soon"}),
         ("meet.spaces.get", {"config": {"accessType": "EVERYONE"}}),
+        ("meet.conferenceRecords.get", {"startTime": "yesterday"}),
+        ("meet.conferenceRecords.recordings.get", {"state": 3}),
+        ("workspaceevents.subscriptions.get", {"state": "PAUSED"}),
+        ("workspaceevents.subscriptions.get", {"ttl": "one day"}),
+        ("directory.users.get", {"primaryEmail": "a@b", "isAdmin": "yes"}),
         ("calendar.events.delete", {"unexpected": "body"}),
     ],
 )
