@@ -14,11 +14,14 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 setup: $(STAMP) $(CHECKOV_STAMP)
 
-# Re-installs only when the pinned requirements change, so a second run is instant.
-$(STAMP): requirements-dev.txt requirements.txt
+# Re-installs only when the pinned requirements or pyproject.toml change, so a second run
+# is instant. The project itself is installed editable, without dependencies (the pins are
+# the dependencies), for its console script `meetsync`.
+$(STAMP): requirements-dev.txt requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	@$(BIN)/uv pip sync -q --python $(BIN)/python requirements-dev.txt
+	@$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 	@echo "setup: $(VENV) ready"
 

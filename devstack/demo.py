@@ -12,6 +12,7 @@ Exits 0 only if all of it happened.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from devstack.stack import Stack, StackError
 from shared.domain.models import Meeting
 
 USER = "alice@example.com"
+GUEST = "bob@example.com"
+LIVE = ("meeting.started", "meeting.ended", "meeting.recording_ready")
 
 
 def _step(title: str) -> None:
@@ -48,6 +51,50 @@ def _follow(
     event = next(e for e in reversed(events) if e["type"] == kind)
     print(f"   record updated in {took * 1000:.0f} ms; event {kind} id={event['id'][:12]}…")
     return took, record
+
+
+def _live_meeting(
+    env: Env, mid: str, space_id: str, subscription: str, events: list[dict[str, Any]]
+) -> None:
+    """Two people join, one leaves, the conference ends, a recording is generated: Meet's
+    events reach the record through Workspace Events → Pub/Sub → meet_events."""
+    _step("the meeting happens in Meet (Workspace Events → meet_events)")
+    record = env.wait_meeting(mid, lambda m: m.subscription_state == "active", "subscribed")
+    print(f"   subscribed to the space's Meet events: {record.subscription}")
+    began = time.monotonic()
+    for path, body, then in (
+        ("join", {"email": USER}, 0),
+        ("join", {"email": GUEST}, 300),  # Meet's time: the emulator clock moves on
+        ("leave", {"email": GUEST}, 600),
+        ("end", {}, 0),
+        ("artifacts", {"kind": "recording"}, 0),
+    ):
+        env.emu("POST", f"spaces/{space_id}/{path}", body)
+        print(f"   {path} {next(iter(body.values()), '')}".rstrip())
+        if then:
+            env.emu("POST", "clock", {"advance_seconds": then})
+    record = env.wait_meeting(
+        mid,
+        lambda m: (
+            bool(m.conferences)
+            and m.conferences[-1]["state"] == "ended"
+            and any(r.get("fileId") for r in m.conferences[-1]["recordings"])
+        ),
+        "conference ended with its recording",
+    )
+    took = time.monotonic() - began
+    seen = env.events_until(subscription, lambda s: set(LIVE) <= set(types_for(events + s, mid)))
+    events.extend(seen)
+    for event in (e for e in events if e["type"] in LIVE and e["subject"] == f"meetings/{mid}"):
+        print(f"   event {event['type']} id={event['id'][:12]}…")
+    view = record.public()
+    conf = view["conference"]
+    print(f"   record: {conf['state']} after {conf['durationSeconds']} s, {took * 1000:.0f} ms")
+    for row in view["attendance"]["attendees"]:
+        joined = "joined" if row["joined"] else "did not join"
+        print(f"   attendance: {row['email']} {joined}, {row['totalSeconds']} s")
+    for recording in view["artifacts"]["recordings"]:
+        print(f"   recording: Drive file {recording['fileId']}")
 
 
 def run(stack: Stack) -> list[tuple[str, float]]:
@@ -77,13 +124,21 @@ def run(stack: Stack) -> list[tuple[str, float]]:
 
         _step("create a meeting with a Meet link (create_meeting)")
         began = time.monotonic()
-        meeting = env.create_meeting(USER, "Quarterly planning")
+        soon = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+        meeting = env.create_meeting(
+            USER,
+            "Quarterly planning",
+            attendees=[{"email": GUEST}],
+            start=soon.isoformat(),
+            end=(soon + dt.timedelta(hours=1)).isoformat(),
+        )
         took_ms = (time.monotonic() - began) * 1000
         print(f"   {meeting['status']} in {took_ms:.0f} ms: {meeting['meetingUri']}")
         print(f"   space {meeting['space']}, event {meeting['eventId']}")
         mid = meeting["id"]
         ready = env.wait_meeting(mid, lambda m: m.status == "ready", "ready")
         space_id = ready.space.split("/", 1)[1]
+        _live_meeting(env, mid, space_id, subscription, events)
         env.emu("POST", f"spaces/{space_id}/join", {})
         print("   a participant joined the conference")
         cal = env.calendar_as(USER)

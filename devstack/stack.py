@@ -45,11 +45,20 @@ FUNCTIONS: tuple[str, ...] = (
     "import_events",
     "users",
     "connect",
+    "meet_events",
 )
-TOPICS = ("calendar-changes", "calendar-changes-dead-letter", "meeting-events")
+TOPICS = (
+    "calendar-changes",
+    "calendar-changes-dead-letter",
+    "meeting-events",
+    "workspace-events",
+    "workspace-events-dead-letter",
+)
 WORKER_SUBSCRIPTION = "sync-worker"
 DEAD_LETTER_SUBSCRIPTION = "calendar-changes-dead-letter"
 EVENTS_SUBSCRIPTION = "meeting-events-observer"
+MEET_EVENTS_SUBSCRIPTION = "workspace-events-meet-events"
+MEET_DEAD_LETTER_SUBSCRIPTION = "workspace-events-dead-letter"
 DEMO_USERS = ("alice@example.com", "bob@example.com")
 DELEGATION_SA = "meetsync-delegation@meetsync-local.iam.gserviceaccount.com"
 OAUTH_CLIENT_ID = "meetsync-local.apps.googleusercontent.com"
@@ -213,6 +222,7 @@ class Stack:
         if not self.function_urls:
             self._start_functions()
             self.create_worker_subscription()
+            self.create_meet_events_subscription()
             self.register_oauth_client()
 
     def stop(self) -> None:
@@ -275,6 +285,8 @@ class Stack:
         proc = self._spawn(
             "workspace",
             [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", str(port)],
+            # Workspace Events deliveries go to the stack's Pub/Sub emulator
+            {"PUBSUB_EMULATOR_HOST": self.pubsub_host} if self.pubsub_host else None,
         )
         self._wait(proc, f"{self.workspace_url}/_emulator/health")
 
@@ -299,6 +311,8 @@ class Stack:
                 {
                     "CALENDAR_API_ROOT": f"{self.workspace_url}/",
                     "MEET_API_ROOT": f"{self.workspace_url}/",
+                    "WORKSPACE_EVENTS_API_ROOT": f"{self.workspace_url}/",
+                    "DIRECTORY_API_ROOT": f"{self.workspace_url}/",
                     "OAUTH_TOKEN_URI": f"{self.workspace_url}/token",
                     "IAM_CREDENTIALS_ROOT": f"{self.workspace_url}/",
                     "OAUTH_AUTH_URI": f"{self.workspace_url}/o/oauth2/v2/auth",
@@ -456,6 +470,33 @@ class Stack:
             },
         )
 
+    def create_meet_events_subscription(self) -> None:
+        """Push subscription from `workspace-events` (where the workspace emulator publishes
+        Meet events, as Google does) to `meet_events`, with a dead letter, as in Terraform."""
+        if "meet_events" not in self.function_urls:
+            return
+        topic = f"projects/{self.project}/topics/workspace-events"
+        self._pubsub(
+            "PUT",
+            f"subscriptions/{MEET_DEAD_LETTER_SUBSCRIPTION}",
+            {"topic": f"{topic}-dead-letter"},
+        )
+        self._pubsub(
+            "PUT",
+            f"subscriptions/{MEET_EVENTS_SUBSCRIPTION}",
+            {
+                "topic": topic,
+                "pushConfig": {"pushEndpoint": f"{self.function_urls['meet_events']}/{topic}"},
+                "ackDeadlineSeconds": 60,
+                "enableMessageOrdering": True,
+                "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+                "deadLetterPolicy": {
+                    "deadLetterTopic": f"{topic}-dead-letter",
+                    "maxDeliveryAttempts": 5,
+                },
+            },
+        )
+
     # -- state -----------------------------------------------------------------------------------
 
     def reset_firestore(self) -> None:
@@ -512,6 +553,9 @@ class Stack:
             "workspace_emulator": self.workspace_url,
             "functions": dict(self.function_urls),
             "users": list(self.users),
+            # the functions' settings (local secrets included): `meetsync` runs the
+            # product's services in-process with them (calendars resync, meetings show)
+            "settings_env": self.function_env(),
             "logs": str(self.log_dir),
             "processes": {n: p.popen.pid for n, p in self.procs.items() if p.popen is not None},
             "started_in_seconds": round(self.started_in, 2),

@@ -1,4 +1,4 @@
-"""Entry point `create_meeting` (HTTP): `POST /meetings`, `GET /meetings/{id}`.
+"""Entry point `create_meeting` (HTTP): `POST /meetings`, `GET` and `PATCH /meetings/{id}`.
 
 Validation (no Google call for a bad request) and the use case are the meeting
 service's; refusals become JSON answers in `shared.http`. The contract is
@@ -34,6 +34,9 @@ def create_meeting(request: flask.Request) -> flask.Response:
         return respond(meeting.public(), status, {"Location": f"/meetings/{meeting.id}"})
     match = _MEETING_PATH.match(request.path)
     if match:
-        method(request, "GET")
+        method(request, "GET", "PATCH")
+        if request.method == "PATCH":
+            body = read_json(request, wiring.settings().max_body_bytes)
+            return respond(wiring.meetings().update_settings(match.group(1), body).public())
         return respond(wiring.meetings().get(match.group(1)).public())
     raise no_route(request, "use /meetings")

@@ -1,6 +1,6 @@
 """Entry point `import_events` (HTTP): `POST /?user=EMAIL&calendarId=primary` with a
 `text/calendar` body; answers one result per VEVENT. The contract is
-`functions/openapi.json`; `python -m shared.cli import` is its command-line client.
+`functions/openapi.json`; `meetsync import` (meetsync_cli) is its command-line client.
 """
 
 from __future__ import annotations

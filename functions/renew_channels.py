@@ -16,5 +16,10 @@ def renew_channels(request: flask.Request) -> flask.Response:
     method(request, "POST")
     action = maintenance_action(read_json(request, wiring.settings().max_body_bytes))
     if action == "sweep":
-        return respond({"enqueued": wiring.sweeper().sweep()})
+        enqueued = wiring.sweeper().sweep()
+        # a small bounded step: meetings past their end whose outcome is not known yet
+        reconciled = wiring.meet_events().reconcile_due()
+        return respond(
+            {"enqueued": enqueued, "meetings": {k: len(v) for k, v in reconciled.items()}}
+        )
     return respond(wiring.channel_service().renew().to_dict())

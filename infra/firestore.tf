@@ -1,5 +1,7 @@
-# Firestore (native mode). Collections: users, calendars, channels, meetings, and
-# connect_states (one per used sign-in state, for single use; purged by TTL).
+# Firestore (native mode). Collections: users, calendars, channels, meetings,
+# connect_states (one per used sign-in state, for single use; purged by TTL), runs (a
+# report per renew or sweep run) and delivery_failures (why the worker failed on a
+# change signal, for the dead-letter view); the last three purged by TTL.
 resource "google_firestore_database" "main" {
   count = var.create_firestore_database ? 1 : 0
 
@@ -66,6 +68,23 @@ resource "google_firestore_index" "calendars_status_next_sweep" {
   depends_on = [google_firestore_database.main]
 }
 
+# The last run of a kind (renew, sweep): `meetsync status`.
+resource "google_firestore_index" "runs_kind_started" {
+  database   = var.firestore_database
+  collection = "runs"
+
+  fields {
+    field_path = "kind"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "started_at"
+    order      = "DESCENDING"
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
 # Stopped channels and finished meetings are deleted once their purge_at passes.
 resource "google_firestore_field" "channels_purge_at" {
   database   = var.firestore_database
@@ -108,6 +127,53 @@ resource "google_firestore_field" "meetings_outbox" {
   database   = var.firestore_database
   collection = "meetings"
   field      = "outbox"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
+
+# Run reports and recorded delivery failures are kept for a while, then deleted.
+resource "google_firestore_field" "runs_purge_at" {
+  database   = var.firestore_database
+  collection = "runs"
+  field      = "purge_at"
+
+  ttl_config {}
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
+
+resource "google_firestore_field" "delivery_failures_purge_at" {
+  database   = var.firestore_database
+  collection = "delivery_failures"
+  field      = "purge_at"
+
+  ttl_config {}
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
+
+# The announcement history (`Meeting.announced`) is read with its record, never queried.
+resource "google_firestore_field" "meetings_announced" {
+  database   = var.firestore_database
+  collection = "meetings"
+  field      = "announced"
+
+  index_config {}
+
+  depends_on = [google_firestore_database.main]
+}
+
+# Meet conference summaries (`Meeting.conferences`: participants, sessions, artifacts) are
+# read with their record, never queried: not indexed, so a busy meeting's every update
+# does not rewrite hundreds of index entries (and stays under the per-document limit).
+resource "google_firestore_field" "meetings_conferences" {
+  database   = var.firestore_database
+  collection = "meetings"
+  field      = "conferences"
 
   index_config {}
 

@@ -1,7 +1,7 @@
 # Every Cloud Function (gen2) is declared here, from the one map below.
 #
 # All of them are HTTP-served; none has an Eventarc trigger:
-# - sync-worker is fed by the push subscription in pubsub.tf (ordering, retry
+# - sync-worker and meet-events are fed by push subscriptions in pubsub.tf (ordering, retry
 #   policy and dead letter are ours); functions-framework turns the Pub/Sub push
 #   body into the CloudEvent its @cloud_event signature expects.
 # - renew-channels is called by the Cloud Scheduler jobs in scheduler.tf.
@@ -29,6 +29,18 @@ locals {
       memory        = "512Mi"
       timeout       = 300
       max_instances = var.max_instances.sync_worker
+      ingress       = "ALLOW_ALL"
+      firestore     = "roles/datastore.user"
+      publishes     = ["meeting-events"]
+      acts_as_users = true
+      invokers      = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
+    }
+    meet-events = {
+      entry_point   = "meet_events"
+      description   = "Puts Google Meet activity (conference start and end, attendance, recordings, transcripts) from Workspace Events onto the meetings; keeps their subscriptions alive."
+      memory        = "512Mi"
+      timeout       = 60
+      max_instances = var.max_instances.meet_events
       ingress       = "ALLOW_ALL"
       firestore     = "roles/datastore.user"
       publishes     = ["meeting-events"]
@@ -133,6 +145,8 @@ locals {
     OAUTH_CLIENT_ID             = local.sign_in_enabled ? var.oauth_client_id : null
     CALENDAR_API_ROOT           = var.api_roots.calendar
     MEET_API_ROOT               = var.api_roots.meet
+    WORKSPACE_EVENTS_API_ROOT   = var.api_roots.workspace_events
+    DIRECTORY_API_ROOT          = var.api_roots.directory
     OAUTH_TOKEN_URI             = var.api_roots.oauth_token
     IAM_CREDENTIALS_ROOT        = var.api_roots.iam_credentials
     OAUTH_AUTH_URI              = var.api_roots.oauth_auth
@@ -145,6 +159,7 @@ locals {
     FIRESTORE_DATABASE          = var.firestore_database
     CHANGES_TOPIC               = google_pubsub_topic.topic["calendar-changes"].name
     MEETING_EVENTS_TOPIC        = google_pubsub_topic.topic["meeting-events"].name
+    WORKSPACE_EVENTS_TOPIC      = google_pubsub_topic.topic["workspace-events"].name
     WEBHOOK_URL                 = local.webhook_url
     CHANNEL_TTL_SECONDS         = var.tuning.channel_ttl_seconds
     RENEW_WINDOW_SECONDS        = var.tuning.renew_window_seconds

@@ -63,8 +63,8 @@ resource "google_service_account_iam_member" "delegation_signer" {
 # that function only (see local.functions).
 resource "google_service_account" "pubsub_push" {
   account_id   = "${var.name_prefix}-pubsub-push"
-  display_name = "${var.name_prefix} Pub/Sub push to sync_worker"
-  description  = "OIDC identity of the calendar-changes push subscription; may invoke sync_worker only."
+  display_name = "${var.name_prefix} Pub/Sub push to workers"
+  description  = "OIDC identity of the calendar-changes and workspace-events push subscriptions; may invoke sync_worker and meet_events only."
 }
 
 # Identity Cloud Scheduler presents (OIDC) when it calls renew-channels.

@@ -48,6 +48,16 @@ output "dead_letter_subscription" {
   value       = google_pubsub_subscription.dead_letter.name
 }
 
+output "events_tail_subscription" {
+  description = "Pull subscription operators follow meeting-events through (`meetsync events tail`)."
+  value       = google_pubsub_subscription.events_tail.name
+}
+
+output "monitoring_dashboard" {
+  description = "The Cloud Monitoring dashboard of the calendar sync."
+  value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${element(split("/", google_monitoring_dashboard.main.id), 3)}?project=${var.project_id}"
+}
+
 output "function_service_accounts" {
   description = "Runtime service account of every function, by name."
   value       = { for key, sa in google_service_account.fn : key => sa.email }

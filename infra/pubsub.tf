@@ -9,6 +9,8 @@ locals {
     calendar-changes             = { purpose = "change-signals" }
     meeting-events               = { purpose = "outbound-meeting-events" }
     calendar-changes-dead-letter = { purpose = "dead-letter" }
+    workspace-events             = { purpose = "meet-events" }
+    workspace-events-dead-letter = { purpose = "dead-letter" }
   }
 
   # Delivery attempts before a change signal goes to the dead letter topic.
@@ -69,6 +71,84 @@ resource "google_pubsub_subscription" "sync_worker_push" {
   ]
 }
 
+# workspace-events: Google Workspace Events publishes the Meet events of the
+# meetings' subscriptions here (conference started/ended, participants, recordings,
+# transcripts, and the subscriptions' lifecycle); meet-events reads it by push.
+# Google publishes as its Meet events service account, which needs the publisher role.
+resource "google_pubsub_topic_iam_member" "meet_events_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.topic["workspace-events"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:meet-api-event-push@system.gserviceaccount.com"
+}
+
+resource "google_pubsub_subscription" "meet_events_push" {
+  name  = "workspace-events-meet-events"
+  topic = google_pubsub_topic.topic["workspace-events"].id
+
+  # Ordered per space (Google's ordering key is the event's source); longer than
+  # the function's timeout.
+  enable_message_ordering    = true
+  ack_deadline_seconds       = 90
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.fn["meet-events"].service_config[0].uri}/${google_pubsub_topic.topic["workspace-events"].id}"
+
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.fn["meet-events"].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.topic["workspace-events-dead-letter"].id
+    max_delivery_attempts = local.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.pubsub_agent_meet_dead_letters,
+    google_cloud_run_service_iam_member.invoker,
+  ]
+}
+
+# Undecodable Meet events (or ones that kept failing), kept 7 days for inspection.
+resource "google_pubsub_subscription" "meet_events_dead_letter" {
+  name  = "workspace-events-dead-letter"
+  topic = google_pubsub_topic.topic["workspace-events-dead-letter"].id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_meet_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.topic["workspace-events-dead-letter"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_meet_events" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.meet_events_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
 # Keeps dead-lettered signals (7 days) until an operator inspects or replays them.
 resource "google_pubsub_subscription" "dead_letter" {
   name  = "calendar-changes-dead-letter"
@@ -77,6 +157,21 @@ resource "google_pubsub_subscription" "dead_letter" {
   ack_deadline_seconds       = 60
   message_retention_duration = "604800s"
   retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Operators follow meeting-events through this one (`meetsync events tail` seeks it to
+# the present first); it keeps only ten minutes of events for nobody.
+resource "google_pubsub_subscription" "events_tail" {
+  name  = "meeting-events-tail"
+  topic = google_pubsub_topic.topic["meeting-events"].id
+
+  enable_message_ordering    = true
+  ack_deadline_seconds       = 10
+  message_retention_duration = "600s"
 
   expiration_policy {
     ttl = ""

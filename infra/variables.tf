@@ -157,7 +157,7 @@ variable "import_events_invokers" {
 
 variable "operator_members" {
   type        = list(string)
-  description = "IAM members (operators) allowed to call watch_calendar (watch or unwatch calendars) and users (register, inspect, disconnect users)."
+  description = "IAM members (operators) who run the meetsync CLI: they may call watch_calendar and users, read and write Firestore, read and replay the dead letter, follow meeting-events, run the renew and sweep jobs, act as delegation users in-process (calendars resync, meetings show), and view logs and monitoring (operators.tf)."
   default     = []
 
   validation {
@@ -187,6 +187,7 @@ variable "max_instances" {
     import_events    = optional(number, 10)
     users            = optional(number, 5)
     connect          = optional(number, 10)
+    meet_events      = optional(number, 20)
   })
   description = "Maximum instances per function (each instance serves one request at a time); bounds cost and the load put on Calendar/Meet quotas."
   default     = {}
@@ -210,15 +211,17 @@ variable "webhook_url" {
 
 variable "api_roots" {
   type = object({
-    calendar        = optional(string)
-    meet            = optional(string)
-    oauth_token     = optional(string)
-    iam_credentials = optional(string)
-    oauth_auth      = optional(string)
-    oauth_revoke    = optional(string)
-    oauth_certs     = optional(string)
+    calendar         = optional(string)
+    meet             = optional(string)
+    oauth_token      = optional(string)
+    iam_credentials  = optional(string)
+    oauth_auth       = optional(string)
+    oauth_revoke     = optional(string)
+    oauth_certs      = optional(string)
+    workspace_events = optional(string)
+    directory        = optional(string)
   })
-  description = "Overrides of the Google API endpoints (CALENDAR_API_ROOT, MEET_API_ROOT, OAUTH_TOKEN_URI, IAM_CREDENTIALS_ROOT, OAUTH_AUTH_URI, OAUTH_REVOKE_URI, OAUTH_CERTS_URI). Null keeps the code's default (Google's public endpoints)."
+  description = "Overrides of the Google API endpoints (CALENDAR_API_ROOT, MEET_API_ROOT, OAUTH_TOKEN_URI, IAM_CREDENTIALS_ROOT, OAUTH_AUTH_URI, OAUTH_REVOKE_URI, OAUTH_CERTS_URI, WORKSPACE_EVENTS_API_ROOT, DIRECTORY_API_ROOT). Null keeps the code's default (Google's public endpoints)."
   default     = {}
 
   validation {
@@ -307,5 +310,27 @@ variable "source_versions_kept_days" {
   validation {
     condition     = var.source_versions_kept_days >= 1
     error_message = "source_versions_kept_days must be at least 1."
+  }
+}
+
+variable "alert_notification_channels" {
+  type        = list(string)
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) every alert policy notifies. Empty: incidents open, nobody is notified."
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "alert_notification_channels entries must be notification channel names, projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "sync_lag_alert_seconds" {
+  type        = number
+  description = "Alert when the 95th percentile from a Google notification to the meeting records written stays above this many seconds (5-minute windows)."
+  default     = 30
+
+  validation {
+    condition     = var.sync_lag_alert_seconds > 0
+    error_message = "sync_lag_alert_seconds must be positive."
   }
 }

@@ -26,13 +26,23 @@ from shared.domain.errors import (
     NotFoundError,
     PreconditionFailedError,
     PublishError,
+    TransientError,
 )
-from shared.domain.models import PENDING_FIELD, CalendarState, Channel, Meeting, MeetingHead, User
+from shared.domain.models import (
+    PENDING_FIELD,
+    CalendarState,
+    Channel,
+    DeliveryFailure,
+    Meeting,
+    MeetingHead,
+    RunReport,
+    User,
+)
 from shared.domain.ports import EventPage, Json, SignIn
 from shared.domain.signin import PRODUCT_SCOPES, pkce_challenge
 
 T = TypeVar("T")
-R = TypeVar("R", User, CalendarState, Channel, Meeting)
+R = TypeVar("R", User, CalendarState, Channel, Meeting, RunReport, DeliveryFailure)
 
 
 def _copy(record: R) -> R:
@@ -50,6 +60,9 @@ class MemoryStore:
         self.meetings: dict[str, Meeting] = {}
         self.states: dict[str, dt.datetime] = {}
         """Used sign-in state nonces → when their record may be purged."""
+        self.runs: dict[str, RunReport] = {}
+        self.failures: dict[str, DeliveryFailure] = {}
+        """Recorded delivery failures by data digest."""
         self.ops: Counter[str] = Counter()
         self.writes_by_doc: Counter[str] = Counter()
         self.before_write: Callable[[str], None] | None = None
@@ -248,6 +261,51 @@ class MemoryStore:
             for m in self.meetings.values()
             if m.calendar_key == calendar_key and m.to_dict()[PENDING_FIELD]
         ]
+
+    def meetings_by_space(self, space: str) -> list[Meeting]:
+        self.ops["query"] += 1
+        return [_copy(m) for m in self.meetings.values() if m.space == space]
+
+    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
+        self.ops["query"] += 1
+        return [_copy(m) for m in self.meetings.values() if m.organizer == organizer]
+
+    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
+        self.ops["query"] += 1
+        found = [
+            m
+            for m in self.meetings.values()
+            if m.outcome_check_at is not None and m.outcome_check_at <= due
+        ]
+        found.sort(key=lambda m: m.outcome_check_at or due)
+        return [_copy(m) for m in found[:limit]]
+
+    # -- run reports and delivery failures ---------------------------------------------------
+
+    def put_run(self, run: RunReport) -> None:
+        with self._lock:
+            self.runs[run.id] = _copy(run)
+            self._wrote(f"runs/{run.id}")
+
+    def last_run(self, kind: str) -> RunReport | None:
+        self.ops["query"] += 1
+        runs = [r for r in self.runs.values() if r.kind == kind]
+        return _copy(max(runs, key=lambda r: r.started_at)) if runs else None
+
+    def record_failure(self, failure: DeliveryFailure) -> DeliveryFailure:
+        with self._lock:
+            seen = self.failures.get(failure.data_sha256)
+            stored = _copy(failure)
+            if seen is not None:
+                stored.attempts = seen.attempts + 1
+                stored.first_failed_at = seen.first_failed_at
+            self.failures[failure.data_sha256] = stored
+            self._wrote(f"delivery_failures/{failure.data_sha256}")
+            return _copy(stored)
+
+    def failures_for(self, digests: Iterable[str]) -> dict[str, DeliveryFailure]:
+        self.ops["read"] += 1
+        return {d: _copy(self.failures[d]) for d in set(digests) if d in self.failures}
 
 
 class MemoryCalendar:
@@ -482,6 +540,13 @@ class MemoryMeet:
         self.ended: list[str] = []
         self.calls: Counter[str] = Counter()
         self._seq = itertools.count(1)
+        self.records: dict[str, Json] = {}
+        self.participants: dict[str, list[Json]] = {}
+        """Per conference record, its participants."""
+        self.sessions: dict[str, list[Json]] = {}
+        """Per participant, their sessions."""
+        self.artifacts: dict[str, list[Json]] = {}
+        self.user_ids: dict[str, str] = {}
 
     def create_space(self, user: str, config: Json) -> Json:
         self.calls["spaces.create"] += 1
@@ -502,12 +567,247 @@ class MemoryMeet:
         self.spaces[space["name"]] = space
         return copy.deepcopy(space)
 
+    def patch_space(self, user: str, name: str, config: Json, update_mask: Iterable[str]) -> Json:
+        self.calls["spaces.patch"] += 1
+        if name not in self.spaces:
+            raise NotFoundError(f"{name} not found", status=404)
+        space = self.spaces[name]
+        for path in update_mask:
+            parts = path.split(".")[1:]
+            source: Any = config
+            target = space.setdefault("config", {})
+            for part in parts[:-1]:
+                source = source.get(part, {})
+                target = target.setdefault(part, {})
+            target[parts[-1]] = source.get(parts[-1])
+        return copy.deepcopy(space)
+
     def end_active_conference(self, user: str, name: str) -> None:
         self.calls["spaces.endActiveConference"] += 1
         if name not in self.active:
             raise FailedPreconditionError("no active conference", status=400)
         self.active.discard(name)
         self.ended.append(name)
+        for record in self.records.values():
+            if record["space"] == name and "endTime" not in record:
+                self.end(name)
+
+    # -- conference records: what happens in a space (simulated), read as Meet serves it --
+
+    clock: Callable[[], dt.datetime] = staticmethod(lambda: dt.datetime.now(dt.UTC))
+
+    def _stamp(self) -> str:
+        return self.clock().isoformat().replace("+00:00", "Z")
+
+    def _live(self, space: str) -> Json | None:
+        for record in reversed(list(self.records.values())):
+            if record["space"] == space and "endTime" not in record:
+                return record
+        return None
+
+    def start(self, space: str) -> str:
+        """A conference starts in `space` (if none runs): its record's name."""
+        live = self._live(space)
+        if live is not None:
+            return str(live["name"])
+        name = f"conferenceRecords/R{next(self._seq)}"
+        self.records[name] = {"name": name, "space": space, "startTime": self._stamp()}
+        self.participants[name] = []
+        self.active.add(space)
+        return name
+
+    def user_id(self, email: str) -> str:
+        """Meet's `users/{id}` of a signed-in user (`directory_entries` names them)."""
+        key = email.lower()
+        if key not in self.user_ids:
+            self.user_ids[key] = f"users/{100 + len(self.user_ids)}"
+        return self.user_ids[key]
+
+    def join(self, space: str, *, email: str = "", guest: str = "", phone: str = "") -> str:
+        """Someone joins (a new session); the conference starts if none runs. The session."""
+        record = self.start(space)
+        people = self.participants[record]
+        if email:
+            who: Json = {"signedinUser": {"user": self.user_id(email), "displayName": email}}
+        elif phone:
+            who = {"phoneUser": {"displayName": phone}}
+        else:
+            who = {"anonymousUser": {"displayName": guest}}
+        participant = next((p for p in people if {**p, "name": ""} == {**who, "name": ""}), None)
+        if participant is None:
+            participant = {**who, "name": f"{record}/participants/P{next(self._seq)}"}
+            participant["earliestStartTime"] = self._stamp()
+            people.append(participant)
+        participant.pop("latestEndTime", None)
+        session = {"name": f"{participant['name']}/participantSessions/S{next(self._seq)}"}
+        session["startTime"] = self._stamp()
+        self.sessions.setdefault(participant["name"], []).append(session)
+        return str(session["name"])
+
+    def leave(self, space: str, *, email: str = "", guest: str = "", phone: str = "") -> None:
+        """Their open session ends; the last one out ends the conference."""
+        record = self._live(space)
+        assert record is not None, f"no conference in {space}"
+        for participant in self.participants[record["name"]]:
+            if (
+                (email and participant.get("signedinUser", {}).get("user") == self.user_id(email))
+                or (guest and participant.get("anonymousUser", {}).get("displayName") == guest)
+                or (phone and participant.get("phoneUser", {}).get("displayName") == phone)
+            ):
+                self._close(participant)
+        if not any(
+            "endTime" not in s
+            for p in self.participants[record["name"]]
+            for s in self.sessions.get(p["name"], [])
+        ):
+            self.end(space)
+
+    def _close(self, participant: Json) -> None:
+        for session in self.sessions.get(participant["name"], []):
+            if "endTime" not in session:
+                session["endTime"] = self._stamp()
+        participant["latestEndTime"] = self._stamp()
+
+    def end(self, space: str) -> str:
+        """The conference ends for everyone in it: its record's name."""
+        record = self._live(space)
+        assert record is not None, f"no conference in {space}"
+        for participant in self.participants[record["name"]]:
+            if any("endTime" not in s for s in self.sessions.get(participant["name"], [])):
+                self._close(participant)
+        record["endTime"] = self._stamp()
+        self.active.discard(space)
+        return str(record["name"])
+
+    def artifact(self, space: str, kind: str) -> str:
+        """A recording or transcript file generated for the space's latest conference."""
+        record = [r for r in self.records.values() if r["space"] == space][-1]
+        n = next(self._seq)
+        name = f"{record['name']}/{kind}s/A{n}"
+        item: Json = {"name": name, "state": "FILE_GENERATED", "startTime": record["startTime"]}
+        if kind == "recording":
+            item["driveDestination"] = {"file": f"file-{n}", "exportUri": f"https://drive/{n}"}
+        else:
+            item["docsDestination"] = {"document": f"doc-{n}", "exportUri": f"https://docs/{n}"}
+        self.artifacts.setdefault(record["name"], []).append(item)
+        return name
+
+    def _record(self, name: str) -> Json:
+        self.calls["conferenceRecords.get"] += 1
+        if name not in self.records:
+            raise NotFoundError(f"{name} not found", status=404)
+        return self.records[name]
+
+    def get_conference_record(self, user: str, name: str) -> Json:
+        return copy.deepcopy(self._record(name))
+
+    def list_conference_records(self, user: str, space: str) -> list[Json]:
+        self.calls["conferenceRecords.list"] += 1
+        found = [r for r in self.records.values() if r["space"] == space]
+        return copy.deepcopy(found[::-1])
+
+    def list_participants(self, user: str, record: str) -> list[Json]:
+        self.calls["participants.list"] += 1
+        return copy.deepcopy(self.participants.get(record, []))
+
+    def list_participant_sessions(self, user: str, participant: str) -> list[Json]:
+        self.calls["participantSessions.list"] += 1
+        return copy.deepcopy(self.sessions.get(participant, []))
+
+    def list_recordings(self, user: str, record: str) -> list[Json]:
+        self.calls["recordings.list"] += 1
+        items = self.artifacts.get(record, [])
+        return copy.deepcopy([a for a in items if "/recordings/" in a["name"]])
+
+    def list_transcripts(self, user: str, record: str) -> list[Json]:
+        self.calls["transcripts.list"] += 1
+        items = self.artifacts.get(record, [])
+        return copy.deepcopy([a for a in items if "/transcripts/" in a["name"]])
+
+
+class MemoryDirectory:
+    """The `DirectoryPort`: Meet's `users/{id}` to emails, as `MemoryMeet` numbered them."""
+
+    def __init__(self, meet: MemoryMeet) -> None:
+        self._meet = meet
+        self.calls = 0
+
+    def user_email(self, acting_user: str, user_id: str) -> str | None:
+        self.calls += 1
+        for email, uid in self._meet.user_ids.items():
+            if uid == f"users/{user_id}":
+                return email
+        raise NotFoundError("Resource Not Found: userKey", status=404)
+
+
+class MemoryWorkspaceEvents:
+    """The `WorkspaceEventsPort`: subscriptions by name, one per target (ALREADY_EXISTS is
+    answered with the existing one, as the adapter does); `revoked` users cannot
+    reactivate; `calls` counts writes by method."""
+
+    MAX_TTL = dt.timedelta(days=7)
+
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.subscriptions: dict[str, Json] = {}
+        self.revoked: set[str] = set()
+        self.calls: Counter[str] = Counter()
+        self.fail_next = 0
+        """Creates to refuse (503, as Google's transient errors)."""
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._seq = itertools.count(1)
+
+    def _expiry(self) -> str:
+        return (self._clock() + self.MAX_TTL).isoformat().replace("+00:00", "Z")
+
+    def _get(self, name: str) -> Json:
+        if name not in self.subscriptions:
+            raise NotFoundError(f"{name} not found", status=404)
+        return self.subscriptions[name]
+
+    def create_subscription(
+        self, user: str, *, target: str, event_types: Iterable[str], topic: str
+    ) -> Json:
+        self.calls["create"] += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransientError("workspaceevents: 503 UNAVAILABLE")
+        for sub in self.subscriptions.values():
+            if sub["targetResource"] == target:
+                return copy.deepcopy(sub)
+        name = f"subscriptions/S{next(self._seq)}"
+        self.subscriptions[name] = {
+            "name": name,
+            "targetResource": target,
+            "eventTypes": list(event_types),
+            "notificationEndpoint": {"pubsubTopic": topic},
+            "state": "ACTIVE",
+            "authority": user,
+            "expireTime": self._expiry(),
+        }
+        return copy.deepcopy(self.subscriptions[name])
+
+    def get_subscription(self, user: str, name: str) -> Json:
+        return copy.deepcopy(self._get(name))
+
+    def renew_subscription(self, user: str, name: str) -> Json:
+        self.calls["patch"] += 1
+        sub = self._get(name)
+        sub["expireTime"] = self._expiry()
+        return copy.deepcopy(sub)
+
+    def reactivate_subscription(self, user: str, name: str) -> Json:
+        self.calls["reactivate"] += 1
+        if user in self.revoked:  # no token can be had for them
+            raise AuthRevokedError("invalid_grant", status=400, reason="invalid_grant")
+        sub = self._get(name)
+        if sub["state"] != "SUSPENDED":
+            raise FailedPreconditionError("cannot reactivate", status=400)
+        sub["state"] = "ACTIVE"
+        return copy.deepcopy(sub)
+
+    def delete_subscription(self, user: str, name: str) -> None:
+        self.calls["delete"] += 1
+        self.subscriptions.pop(name, None)
 
 
 class MemoryPublisher:

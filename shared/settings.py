@@ -55,6 +55,15 @@ class Settings:
     meet_api_root: str = field(
         default="https://meet.googleapis.com/", metadata=_env("MEET_API_ROOT")
     )
+    workspace_events_api_root: str = field(
+        default="https://workspaceevents.googleapis.com/",
+        metadata=_env("WORKSPACE_EVENTS_API_ROOT"),
+    )
+    """Google Workspace Events (the Meet events subscriptions)."""
+    directory_api_root: str = field(
+        default="https://admin.googleapis.com/", metadata=_env("DIRECTORY_API_ROOT")
+    )
+    """Admin SDK Directory (naming Meet participants by email)."""
     oauth_token_uri: str = field(
         default="https://oauth2.googleapis.com/token", metadata=_env("OAUTH_TOKEN_URI")
     )
@@ -93,6 +102,10 @@ class Settings:
     meeting_events_topic: str = field(
         default="meeting-events", metadata=_env("MEETING_EVENTS_TOPIC")
     )
+    workspace_events_topic: str = field(
+        default="workspace-events", metadata=_env("WORKSPACE_EVENTS_TOPIC")
+    )
+    """Where Google publishes the Meet events of our subscriptions (`meet_events` reads it)."""
 
     webhook_url: str = field(default="", metadata=_env("WEBHOOK_URL"))
     """Public address Google pushes calendar notifications to."""
@@ -173,6 +186,8 @@ class Settings:
         for name, url in (
             ("CALENDAR_API_ROOT", self.calendar_api_root),
             ("MEET_API_ROOT", self.meet_api_root),
+            ("WORKSPACE_EVENTS_API_ROOT", self.workspace_events_api_root),
+            ("DIRECTORY_API_ROOT", self.directory_api_root),
             ("OAUTH_TOKEN_URI", self.oauth_token_uri),
             ("IAM_CREDENTIALS_ROOT", self.iam_credentials_root),
             ("OAUTH_AUTH_URI", self.oauth_auth_uri),

@@ -30,9 +30,15 @@ if TYPE_CHECKING:
         StoredRefreshTokens,
     )
     from shared.google.oauth import GoogleOAuth
-    from shared.google.workspace import CalendarAdapter, MeetAdapter
+    from shared.google.workspace import (
+        CalendarAdapter,
+        DirectoryAdapter,
+        MeetAdapter,
+        WorkspaceEventsAdapter,
+    )
     from shared.services.channels import ChannelService
     from shared.services.importer import Importer
+    from shared.services.live import MeetEvents, SpaceHooks, Subscriptions
     from shared.services.meetings import MeetingService
     from shared.services.onboarding import Onboarding
     from shared.services.signals import SignalService, Sweeper
@@ -93,7 +99,9 @@ def token_vault() -> StoredRefreshTokens | None:
     return StoredRefreshTokens(store(), s.token_encryption_key) if s.token_encryption_key else None
 
 
-def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
+def credentials_provider(
+    s: Settings, store: Store, vault: StoredRefreshTokens | None
+) -> CredentialsProvider:
     """Each user's credentials by their own auth mode (AUTH_MODE only for unknown users)."""
     from shared.google.credentials import UserCredentials
 
@@ -101,7 +109,7 @@ def credentials_provider(s: Settings, store: Store) -> CredentialsProvider:
         users=store,
         default_mode=s.auth_mode,
         delegation=delegation_provider(s),
-        vault=token_vault(),
+        vault=vault,
         token_uri=s.oauth_token_uri,
         client_id=s.oauth_client_id,
         client_secret=s.oauth_client_secret,
@@ -116,8 +124,10 @@ def apis() -> Apis:
     return Apis(
         calendar_root=s.calendar_api_root,
         meet_root=s.meet_api_root,
-        credentials=credentials_provider(s, store()),
+        credentials=credentials_provider(s, store(), token_vault()),
         backoff=Backoff(retries=s.api_retries),
+        events_root=s.workspace_events_api_root,
+        directory_root=s.directory_api_root,
     )
 
 
@@ -133,6 +143,54 @@ def meet() -> MeetAdapter:
     from shared.google.workspace import MeetAdapter
 
     return MeetAdapter(apis())
+
+
+@functools.cache
+def workspace_events() -> WorkspaceEventsAdapter:
+    from shared.google.workspace import WorkspaceEventsAdapter
+
+    return WorkspaceEventsAdapter(apis())
+
+
+@functools.cache
+def directory() -> DirectoryAdapter:
+    from shared.google.workspace import DirectoryAdapter
+
+    return DirectoryAdapter(apis())
+
+
+@functools.cache
+def subscriptions() -> Subscriptions:
+    """One Workspace Events subscription per meeting space (`shared.services.live`)."""
+    from shared.services.live import Subscriptions
+
+    s = settings()
+    return Subscriptions(
+        events=workspace_events(),
+        store=store(),
+        topic=f"projects/{s.project}/topics/{s.workspace_events_topic}",
+    )
+
+
+@functools.cache
+def space_hooks() -> SpaceHooks:
+    from shared.services.live import SpaceHooks
+
+    return SpaceHooks(subscriptions())
+
+
+@functools.cache
+def meet_events() -> MeetEvents:
+    from shared.services.live import MeetEvents
+
+    return MeetEvents(
+        store=store(),
+        meet=meet(),
+        directory=directory(),
+        subscriptions=subscriptions(),
+        sink=meeting_events(),
+        source=event_source(),
+    )
 
 
 @functools.cache
@@ -152,6 +210,7 @@ def sync_service() -> SyncService:
         calendar=calendar(),
         meet=meet(),
         sink=meeting_events(),
+        spaces=space_hooks(),
         config=SyncConfig(
             lease_seconds=s.lease_seconds,
             full_sync_days=s.full_sync_days,
@@ -177,7 +236,9 @@ def signal_service() -> SignalService:
 def worker() -> Worker:
     from shared.services.worker import Worker
 
-    return Worker(sync=sync_service(), max_age_seconds=settings().max_message_age_seconds)
+    return Worker(
+        sync=sync_service(), failures=store(), max_age_seconds=settings().max_message_age_seconds
+    )
 
 
 @functools.cache
@@ -211,9 +272,9 @@ def sweeper() -> Sweeper:
     return Sweeper(calendars=store(), signals=signal_service(), now=utcnow)
 
 
-def event_source() -> str:
+def event_source(s: Settings | None = None) -> str:
     """CloudEvents `source` of everything this deployment emits."""
-    return f"//meetsync.{settings().project}/meetings"
+    return f"//meetsync.{(s or settings()).project}/meetings"
 
 
 @functools.cache
@@ -228,6 +289,7 @@ def meetings() -> MeetingService:
         events=meeting_events(),
         source=event_source(),
         wait_seconds=s.conference_wait_seconds,
+        spaces=space_hooks(),
     )
 
 
@@ -280,6 +342,7 @@ def user_service() -> UserService:
         vault=token_vault(),
         source=event_source(),
         default_mode=s.auth_mode,
+        spaces=subscriptions(),
     )
 
 

@@ -356,3 +356,67 @@ def parse(body: Json, *, max_attendees: int) -> MeetingRequest:
         send_updates=send_updates,
         calendar_id=calendar_id,
     )
+
+
+SETTINGS_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "accessType": (("accessType",), SPACE_SETTINGS["accessType"]),
+    "entryPointAccess": (("entryPointAccess",), SPACE_SETTINGS["entryPointAccess"]),
+    "moderation": (("moderation",), SPACE_SETTINGS["moderation"]),
+    "autoRecording": (
+        ("artifactConfig", "recordingConfig", "autoRecordingGeneration"),
+        ("ON", "OFF"),
+    ),
+    "autoTranscription": (
+        ("artifactConfig", "transcriptionConfig", "autoTranscriptionGeneration"),
+        ("ON", "OFF"),
+    ),
+}
+"""The settings `PATCH /meetings/{id}` changes: body name → (path in the Meet space's
+`config`, allowed values)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """A validated settings change: the space `config` to send and its exact update mask."""
+
+    config: dict[str, Any]
+    update_mask: tuple[str, ...]
+    given: dict[str, str]
+
+
+def parse_settings(body: Json) -> SettingsChange:
+    """`{"conference": {accessType, entryPointAccess, moderation, autoRecording,
+    autoTranscription}}` (any non-empty subset), or an INVALID refusal naming the field."""
+    unknown = sorted(set(body) - {"conference"})
+    if unknown:
+        raise invalid(f"unknown field {unknown[0]}", unknown[0])
+    raw = body.get("conference")
+    if not isinstance(raw, dict) or not raw:
+        raise invalid("conference must be an object with at least one setting", "conference")
+    unknown = sorted(set(raw) - set(SETTINGS_FIELDS))
+    if unknown:
+        raise invalid(f"unknown field {unknown[0]}", f"conference.{unknown[0]}")
+    config: dict[str, Any] = {}
+    mask: list[str] = []
+    for name, (path, allowed) in SETTINGS_FIELDS.items():
+        if name not in raw:
+            continue
+        if raw[name] not in allowed:
+            raise invalid(f"{name} must be one of {', '.join(allowed)}", f"conference.{name}")
+        node = config
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = raw[name]
+        mask.append("config." + ".".join(path))
+    return SettingsChange(config, tuple(mask), {k: str(v) for k, v in raw.items()})
+
+
+def settings_of(config: Json) -> dict[str, str | None]:
+    """A Meet space's `config` as the settings `PATCH /meetings/{id}` names them."""
+    out: dict[str, str | None] = {}
+    for name, (path, _) in SETTINGS_FIELDS.items():
+        node: Any = config
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        out[name] = node if isinstance(node, str) else None
+    return out

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from shared.domain import live
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -155,6 +157,8 @@ class Channel(_Record):
 
 PENDING_FIELD = "announce_pending"
 """Stored beside `Meeting.outbox`: true while it holds anything."""
+ANNOUNCED_KEPT = 50
+"""How many sent announcements `Meeting.announced` remembers (the newest)."""
 
 
 @dataclass(slots=True)
@@ -193,6 +197,24 @@ class Meeting(_Record):
     published, oldest first: a change is stored with its announcement in one write and
     published after it, so an announcement is never lost nor sent for a change that was
     not stored. Whoever next sees the record (or the calendar's next sync) sends them."""
+    announced: list[dict[str, Any]] = field(default_factory=list)
+    """The announcements confirmed sent, oldest first, as `{"id", "type", "time"}`: the
+    newest `ANNOUNCED_KEPT`, for operators (`meetsync meetings show`)."""
+    subscription: str = ""
+    """The Workspace Events subscription (`subscriptions/{id}`) delivering the space's Meet
+    events, once made (`shared.services.live`)."""
+    subscription_state: str = ""
+    """`active`, `suspended`, `expired` (to be made again) or `deleted` (no longer needed)."""
+    subscription_expires: dt.datetime | None = None
+    outcome_check_at: dt.datetime | None = None
+    """When the sweep next reads the space's conference records (after the scheduled end,
+    so an outcome whose events were dropped is still learnt); None: nothing to check."""
+    conference_settings: dict[str, Any] = field(default_factory=dict)
+    """The Meet space's settings as the last `PATCH /meetings/{id}` left them (empty: never
+    changed after creation)."""
+    conferences: list[dict[str, Any]] = field(default_factory=list)
+    """One summary per conference record of the space, oldest first, as read from Meet
+    (`shared.domain.live.summarize`): state, times, participants, artifacts."""
 
     def to_dict(self) -> dict[str, Any]:
         out = super(Meeting, self).to_dict()
@@ -220,6 +242,8 @@ class Meeting(_Record):
             "start": self.start or None,
             "end": self.end or None,
             "attendees": list(self.attendees),
+            **live.public_fields(self.conferences, [self.organizer, *self.attendees]),
+            "conferenceSettings": dict(self.conference_settings) or None,
             "version": self.version,
             "createdAt": self.created_at.isoformat(),
             "updatedAt": self.updated_at.isoformat(),
@@ -282,3 +306,83 @@ def _required_str(data: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"malformed change signal: {key} must be a non-empty string")
     return value
+
+
+class RunOutcome(enum.StrEnum):
+    OK = "ok"
+    ATTENTION = "attention"
+    """It ran, and found something an operator should look at (gone calendars, revoked
+    users, channels that expired before they were renewed)."""
+    FAILED = "failed"
+    """It did not finish, or some of its work failed (it is retried on the next run)."""
+
+
+RUN_DETAIL_KEPT = 100
+"""How many ids a run report keeps per list (counts are always whole)."""
+
+
+@dataclass(slots=True)
+class RunReport(_Record):
+    """One run of a scheduled job (renew, sweep), stored when it ends: what operators read
+    (`meetsync status`) to know when it last ran and how it went."""
+
+    id: str
+    kind: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    outcome: str
+    counts: dict[str, int] = field(default_factory=dict)
+    details: dict[str, list[str]] = field(default_factory=dict)
+    """The ids behind each count, at most `RUN_DETAIL_KEPT` each."""
+    error: str = ""
+    purge_at: dt.datetime | None = None
+    """Firestore TTL: old reports are deleted after this."""
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        started: dt.datetime,
+        finished: dt.datetime,
+        lists: dict[str, list[str]],
+        *,
+        outcome: str,
+        error: str = "",
+        keep: dt.timedelta = dt.timedelta(days=30),
+    ) -> RunReport:
+        return cls(
+            id=f"{kind}-{started.strftime('%Y%m%dT%H%M%S.%fZ')}",
+            kind=kind,
+            started_at=started,
+            finished_at=finished,
+            outcome=outcome,
+            counts={name: len(ids) for name, ids in lists.items()},
+            details={name: list(ids[:RUN_DETAIL_KEPT]) for name, ids in lists.items()},
+            error=error,
+            purge_at=finished + keep,
+        )
+
+
+@dataclass(slots=True)
+class DeliveryFailure(_Record):
+    """Why the worker failed on a change signal. Pub/Sub dead-letters a message with no
+    reason, so the worker stores one before it raises. Keyed by the SHA-256 of the message
+    data: the dead-lettered copy is a new message on another topic, with the same data."""
+
+    data_sha256: str
+    message_id: str
+    """The (last) delivered message's id on the source subscription."""
+    reason: str
+    calendar_key: str = ""
+    attempts: int = 1
+    """Failed deliveries the worker saw (Pub/Sub's own count may be higher: a worker that
+    died or timed out recorded nothing)."""
+    first_failed_at: dt.datetime = field(default_factory=utcnow)
+    last_failed_at: dt.datetime = field(default_factory=utcnow)
+    purge_at: dt.datetime | None = None
+    """Firestore TTL: kept longer than the dead-letter subscription keeps messages."""
+
+    @staticmethod
+    def digest(data: bytes) -> str:
+        """The key of a message's failure record: SHA-256 of its data bytes."""
+        return hashlib.sha256(data).hexdigest()

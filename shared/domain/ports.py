@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from shared.domain.models import CalendarState, Channel, Meeting, MeetingHead, User
+from shared.domain.models import (
+    CalendarState,
+    Channel,
+    DeliveryFailure,
+    Meeting,
+    MeetingHead,
+    RunReport,
+    User,
+)
 
 T = TypeVar("T")
 
@@ -73,6 +81,73 @@ class MeetPort(Protocol):
     def get_space(self, user: str, name: str) -> Json: ...
 
     def end_active_conference(self, user: str, name: str) -> None: ...
+
+    def patch_space(self, user: str, name: str, config: Json, update_mask: Iterable[str]) -> Json:
+        """`spaces.patch` with an `updateMask` of exactly `update_mask`: the space after."""
+        ...
+
+    # conference records (what happened in a space), read as the space's owner
+
+    def get_conference_record(self, user: str, name: str) -> Json: ...
+
+    def list_conference_records(self, user: str, space: str) -> list[Json]:
+        """Every conference record of the space `spaces/{id}`, newest first."""
+        ...
+
+    def list_participants(self, user: str, record: str) -> list[Json]: ...
+
+    def list_participant_sessions(self, user: str, participant: str) -> list[Json]: ...
+
+    def list_recordings(self, user: str, record: str) -> list[Json]: ...
+
+    def list_transcripts(self, user: str, record: str) -> list[Json]: ...
+
+
+class DirectoryPort(Protocol):
+    """Admin SDK Directory: who a Meet participant `users/{id}` is."""
+
+    def user_email(self, acting_user: str, user_id: str) -> str | None:
+        """The primary email of Directory user `user_id` (the id of Meet's `users/{id}`),
+        looked up as `acting_user` (`viewType=domain_public`); None when unknown."""
+        ...
+
+
+class WorkspaceEventsPort(Protocol):
+    """Google Workspace Events subscriptions (Meet events to a Pub/Sub topic)."""
+
+    def create_subscription(
+        self, user: str, *, target: str, event_types: Iterable[str], topic: str
+    ) -> Json:
+        """Create a subscription with the maximum ttl, or return the existing one for the
+        same target (ALREADY_EXISTS: one subscription per target and app)."""
+        ...
+
+    def get_subscription(self, user: str, name: str) -> Json: ...
+
+    def renew_subscription(self, user: str, name: str) -> Json:
+        """Extend the subscription to the maximum ttl (patch `ttl`)."""
+        ...
+
+    def reactivate_subscription(self, user: str, name: str) -> Json: ...
+
+    def delete_subscription(self, user: str, name: str) -> None:
+        """Delete; an already missing subscription counts as deleted."""
+        ...
+
+
+class SpaceIndex(Protocol):
+    """Meetings found by their Meet space (Workspace Events name the space, not us)."""
+
+    def meetings_by_space(self, space: str) -> list[Meeting]: ...
+
+    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
+        """Every meeting of one organizer (their subscriptions' upkeep on (re)connect and
+        disconnect: rare, so one equality query filtered in code)."""
+        ...
+
+    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
+        """Meetings whose `outcome_check_at` is at or before `due`, soonest first."""
+        ...
 
 
 class EventSink(Protocol):
@@ -211,7 +286,39 @@ class MeetingStore(Protocol):
     def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
 
-class Store(UserRecords, CalendarStore, ChannelStore, MeetingStore, StateStore, Protocol):
+class RunStore(Protocol):
+    """Reports of the scheduled runs (renew, sweep), one per run."""
+
+    def put_run(self, run: RunReport) -> None: ...
+
+    def last_run(self, kind: str) -> RunReport | None:
+        """The latest run of `kind` (by start time), if any is kept."""
+        ...
+
+
+class FailureStore(Protocol):
+    """Why change signals failed, for the dead-letter view (`DeliveryFailure`)."""
+
+    def record_failure(self, failure: DeliveryFailure) -> DeliveryFailure:
+        """Store a failed delivery; another failure of the same data counts one more attempt
+        (and keeps the first time). The stored record."""
+        ...
+
+    def failures_for(self, digests: Iterable[str]) -> dict[str, DeliveryFailure]:
+        """The recorded failures among `digests` (SHA-256 of message data), by digest."""
+        ...
+
+
+class Store(
+    UserRecords,
+    CalendarStore,
+    ChannelStore,
+    MeetingStore,
+    StateStore,
+    RunStore,
+    FailureStore,
+    Protocol,
+):
     """Every repository: what the Firestore adapter and the in-memory one both provide."""
 
 

@@ -28,8 +28,13 @@ PRODUCT_SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/calendar.events",
     "https://www.googleapis.com/auth/meetings.space.created",
     "https://www.googleapis.com/auth/meetings.space.settings",
+    "https://www.googleapis.com/auth/meetings.space.readonly",
+    "https://www.googleapis.com/auth/admin.directory.user.readonly",
 )
-"""Every scope the product acts with (delegation grants and sign-in consent alike)."""
+"""Every scope the product acts with (delegation grants and sign-in consent alike):
+`meetings.space.readonly` reads the conference records of every space the user owns
+(Calendar's too) and subscribes to their events; `admin.directory.user.readonly` names
+signed-in participants (Meet shows `users/{id}`)."""
 SIGN_IN_SCOPES: tuple[str, ...] = ("openid", "email")
 """Added to the consent request so the ID token names who signed in."""
 

@@ -68,9 +68,13 @@ class Apis:
         meet_root: str,
         credentials: CredentialsProvider,
         backoff: Backoff,
+        events_root: str = "https://workspaceevents.googleapis.com/",
+        directory_root: str = "https://admin.googleapis.com/",
     ) -> None:
         self._calendar_root = calendar_root
         self._meet_root = meet_root
+        self._events_root = events_root
+        self._directory_root = directory_root
         self._credentials = credentials
         self.backoff = backoff
         self._local = threading.local()
@@ -104,6 +108,34 @@ class Apis:
             client_options={"api_endpoint": self._meet_root},
         )
 
+    @cached_property
+    def workspace_events(self) -> Any:
+        """The Google Workspace Events v1 resource (Meet subscriptions)."""
+        import httplib2
+        from googleapiclient.discovery import build
+
+        return build(
+            "workspaceevents",
+            "v1",
+            static_discovery=True,
+            http=httplib2.Http(),
+            client_options={"api_endpoint": self._events_root},
+        )
+
+    @cached_property
+    def directory(self) -> Any:
+        """The Admin SDK Directory v1 resource (naming Meet participants)."""
+        import httplib2
+        from googleapiclient.discovery import build
+
+        return build(
+            "admin",
+            "directory_v1",
+            static_discovery=True,
+            http=httplib2.Http(),
+            client_options={"api_endpoint": self._directory_root},
+        )
+
     def _http(self) -> httplib2.Http:
         """httplib2 is not thread-safe: one connection pool per thread."""
         http: httplib2.Http | None = getattr(self._local, "http", None)
@@ -135,12 +167,19 @@ class Apis:
                 error = _refresh_error(exc, what)
             except (OSError, httplib2.HttpLib2Error) as exc:
                 error = TransientError(f"{what}: {type(exc).__name__}: {exc}")
+            fields = {
+                "api": what.split(".", 1)[0],
+                "call": what,
+                "status": error.status,
+                "reason": error.reason or type(error).__name__,
+                "attempt": attempt + 1,
+                "error": str(error),
+            }
             if not error.retryable or attempt >= self.backoff.retries:
+                # the caller decides whether it matters (a 404 or 412 is often expected)
+                _log.info("Google API call failed", extra=fields)
                 raise error
-            _log.warning(
-                "retrying Google API call",
-                extra={"call": what, "attempt": attempt + 1, "error": str(error)},
-            )
+            _log.warning("retrying Google API call", extra=fields)
             self.backoff.wait(attempt)
             attempt += 1
 

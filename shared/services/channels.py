@@ -25,10 +25,19 @@ from shared.domain.models import (
     CalendarStatus,
     Channel,
     ChannelState,
+    RunOutcome,
     calendar_key,
 )
-from shared.domain.ports import CalendarPort, CalendarStore, ChannelStore, EventSink, UserRecords
+from shared.domain.ports import (
+    CalendarPort,
+    CalendarStore,
+    ChannelStore,
+    EventSink,
+    RunStore,
+    UserRecords,
+)
 from shared.domain.refusals import Kind, Refusal
+from shared.services.runs import Summary, recorded
 from shared.services.users import active_user, mark_revoked
 
 _log = logs.get(__name__)
@@ -50,8 +59,8 @@ def watch_target(body: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-class ChannelsStore(UserRecords, CalendarStore, ChannelStore, Protocol):
-    """The repositories watching and renewal use."""
+class ChannelsStore(UserRecords, CalendarStore, ChannelStore, RunStore, Protocol):
+    """The repositories watching and renewal use (renewal stores a report of each run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +78,23 @@ class RenewReport:
     orphans_stopped: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     auth_revoked: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    """Channels found still active past their expiration: the calendar's notifications
+    were lost until now (the sweep caught its changes); renewed like the others."""
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) for k, v in self.__dict__.items()}
+
+    def summary(self) -> Summary:
+        """The run's outcome for its stored report (`shared.services.runs`)."""
+        if self.errors:
+            outcome = RunOutcome.FAILED
+        elif self.gone or self.auth_revoked or self.expired:
+            outcome = RunOutcome.ATTENTION
+        else:
+            outcome = RunOutcome.OK
+        return outcome, self.to_dict()
 
 
 class ChannelService:
@@ -235,7 +257,11 @@ class ChannelService:
     # -- renewal ---------------------------------------------------------------------------
 
     def renew(self) -> RenewReport:
-        """Replace channels that expire soon, stop replaced ones after the overlap, reap orphans."""
+        """Replace channels that expire soon, stop replaced ones after the overlap, reap
+        orphans; the run's report is stored (`shared.services.runs`)."""
+        return recorded("renew", self._store, self._now, self._renew, RenewReport.summary)
+
+    def _renew(self) -> RenewReport:
         report = RenewReport()
         now = self._now()
         window = now + dt.timedelta(seconds=self._config.renew_window_seconds)
@@ -275,6 +301,16 @@ class ChannelService:
                 self._stop(state, channel)
                 report.stopped.append(channel.id)
             return
+        if channel.expiration <= now and not channel.replaced_by:
+            _log.warning(
+                "channel expired before renewal",
+                extra={
+                    "channel": channel.id,
+                    "calendar": state.key,
+                    "expired_at": channel.expiration.isoformat(),
+                },
+            )
+            report.expired.append(channel.id)
         if channel.expiration <= window and not channel.replaced_by:
             replacement = self._open_channel(state)
             stop_after = min(
@@ -296,6 +332,9 @@ class ChannelService:
         if state is None:
             return
         self._store.update_calendar(state.key, {"status": status.value, "status_reason": why})
+        _log.warning(
+            "calendar marked", extra={"calendar": state.key, "status": status.value, "reason": why}
+        )
         if status is CalendarStatus.AUTH_REVOKED:
             mark_revoked(self._store, state.owner, sink=self._sink, source=self._source)
             report.auth_revoked.append(state.key)

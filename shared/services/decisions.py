@@ -28,6 +28,20 @@ _log = logs.get(__name__)
 _DECIDE_ATTEMPTS = 4
 
 
+class SpaceUpkeep(Protocol):
+    """What a stored change of a meeting with a Meet space owes its Workspace Events
+    subscription (`shared.services.live.SpaceHooks`). Neither method raises."""
+
+    def fields_before(self, meeting: Meeting) -> Json:
+        """Fields to store with the change (a subscription made for a meeting becoming
+        ready: stored in the same write, so it costs the caller no extra write)."""
+        ...
+
+    def after_change(self, meeting: Meeting) -> Meeting:
+        """After the write: subscribe if still not subscribed, release if cancelled."""
+        ...
+
+
 class EventCalendar(Protocol):
     """The Calendar calls a decision may need (a slice of `CalendarPort`)."""
 
@@ -57,8 +71,10 @@ class ConferenceActions:
         sink: EventSink,
         source: str,
         now: Clock,
+        spaces: SpaceUpkeep | None = None,
     ) -> None:
         self._calendar = calendar
+        self._spaces = spaces
         self._meet = meet
         self._store = store
         self._announcer = Announcer(store=store, sink=sink)
@@ -127,6 +143,11 @@ class ConferenceActions:
         CloudEvents of `emits` queued in the same write (version bumped once), then publish
         them. None when another writer got in first."""
         now = self._now()
+        if self._spaces is not None:
+            fields = {
+                **fields,
+                **self._spaces.fields_before(dataclasses.replace(meeting, **fields)),
+            }
         updated = conference.apply(meeting, fields, now, emits=bool(emits))
         announce = [conference.cloud_event(updated, kind, now, self._source) for kind in emits]
         saved = self._store.update_meeting(meeting.id, if_unchanged(meeting, updated, announce))
@@ -137,7 +158,10 @@ class ConferenceActions:
                 "meeting changed",
                 extra={"meeting": meeting.id, "emitted": list(emits), "status": saved.status},
             )
-        return self._announcer.flush(saved)
+        saved = self._announcer.flush(saved)
+        if self._spaces is not None and saved.space:
+            saved = self._spaces.after_change(saved)
+        return saved
 
     def _stamp(self, meeting: Meeting, event: Json, space: str) -> Json:
         """Write the space name onto the event, conditional on the etag just read."""

@@ -34,7 +34,7 @@ from shared.domain.meeting_request import MeetingRequest
 from shared.domain.models import Meeting, MeetingStatus, calendar_key, utcnow
 from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort, UserStore
 from shared.domain.refusals import Kind, Refusal, from_api_error
-from shared.services.decisions import ConferenceActions, if_unchanged
+from shared.services.decisions import ConferenceActions, SpaceUpkeep, if_unchanged
 from shared.services.users import active_user, mark_revoked
 
 _log = logs.get(__name__)
@@ -105,12 +105,19 @@ class MeetingService:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         stale_claim_seconds: float = STALE_CLAIM_SECONDS,
+        spaces: SpaceUpkeep | None = None,
     ) -> None:
         self._calendar = calendar
         self._meet = meet
         self._store = store
         self._actions = ConferenceActions(
-            calendar=calendar, meet=meet, store=store, sink=events, source=source, now=clock
+            calendar=calendar,
+            meet=meet,
+            store=store,
+            sink=events,
+            source=source,
+            now=clock,
+            spaces=spaces,
         )
         self._announcer = self._actions.announcer
         self._events = events
@@ -193,6 +200,40 @@ class MeetingService:
                 mark_revoked(self._store, meeting.organizer, sink=self._events, source=self._source)
             _log.warning("refresh of pending meeting failed", extra={"error": str(exc)})
             return meeting
+
+    def update_settings(self, meeting_id: str, body: Json) -> Meeting:
+        """`PATCH /meetings/{id}`: change the Meet space's settings (Meet `spaces.patch`
+        with an update mask of exactly the fields given) as the organizer, the space's
+        owner, in every mode; announced `meeting.updated` when the settings changed.
+        Idempotent: the same change again answers the same record and announces nothing."""
+        change = meeting_request.parse_settings(body)
+        meeting = self._store.get_meeting(meeting_id)
+        if meeting is None:
+            raise Refusal(Kind.NOT_FOUND, f"no meeting {meeting_id}", "id")
+        if meeting.status in (MeetingStatus.CANCELLED, MeetingStatus.DETACHED):
+            raise Refusal(Kind.CONFLICT, f"the meeting is {meeting.status}", "id")
+        if not meeting.space:
+            raise Refusal(Kind.CONFLICT, "the meeting has no Meet space yet; retry", "id")
+        active_user(self._store, meeting.organizer, "organizer")
+        try:
+            space = self._meet.patch_space(
+                meeting.organizer, meeting.space, change.config, change.update_mask
+            )
+        except ApiError as exc:
+            if isinstance(exc, AuthRevokedError):
+                mark_revoked(self._store, meeting.organizer, sink=self._events, source=self._source)
+            raise from_api_error(exc, user=meeting.organizer, field="organizer") from exc
+        settings = meeting_request.settings_of(dict(space.get("config") or {}))
+        for _ in range(4):
+            if meeting.conference_settings == settings:
+                return self._announcer.flush(meeting)
+            saved = self._actions.transition(
+                meeting, {"conference_settings": settings}, [conference.UPDATED]
+            )
+            if saved is not None:
+                return saved
+            meeting = self._store.get_meeting(meeting_id) or meeting
+        raise Refusal(Kind.UNAVAILABLE, "the meeting kept changing; retry", "id")
 
     # -- steps ---------------------------------------------------------------------------------
 

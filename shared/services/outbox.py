@@ -6,6 +6,8 @@ record. So a change that lost its race, or whose write failed, is never announce
 and one that was stored is announced at least once with one fixed content per id:
 if publishing fails, the announcements stay on the record until the next writer,
 the calendar's next sync (the sweep guarantees one) or a retried request sends them.
+The write that drops them also notes their ids and types in `Meeting.announced` (the
+newest `ANNOUNCED_KEPT`): the record's announcement history, for operators.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from shared import logs
-from shared.domain.models import Meeting
+from shared.domain.models import ANNOUNCED_KEPT, Meeting
 from shared.domain.ports import EventSink, Json
 
 _log = logs.get(__name__)
@@ -29,8 +31,16 @@ class OutboxStore(Protocol):
 
 def queued(record: Meeting, current: Meeting, added: Iterable[Json] = ()) -> Meeting:
     """`record` as it is to be written over `current`: the outbox is the stored one (others
-    may have sent part of it since we read) plus this change's announcements."""
-    return dataclasses.replace(record, outbox=[*current.outbox, *added])
+    may have sent part of it since we read) plus this change's announcements, and the
+    history of sent ones is the stored one."""
+    return dataclasses.replace(
+        record, outbox=[*current.outbox, *added], announced=list(current.announced)
+    )
+
+
+def _sent(event: Json) -> Json:
+    """What `Meeting.announced` keeps of a sent announcement."""
+    return {"id": str(event["id"]), "type": str(event.get("type", "")), "time": event.get("time")}
 
 
 class Announcer:
@@ -52,8 +62,10 @@ class Announcer:
         def drop(current: Meeting) -> Meeting | None:
             left = [e for e in current.outbox if str(e["id"]) not in sent]
             if len(left) == len(current.outbox):
-                return None
-            return dataclasses.replace(current, outbox=left)
+                return None  # a racing sender dropped (and noted) them already
+            done = [_sent(e) for e in current.outbox if str(e["id"]) in sent]
+            history = [*current.announced, *done][-ANNOUNCED_KEPT:]
+            return dataclasses.replace(current, outbox=left, announced=history)
 
         saved = self._store.update_meeting(meeting.id, drop)
         _log.info("announcements sent", extra={"meeting": meeting.id, "count": len(sent)})

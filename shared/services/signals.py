@@ -14,13 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from shared import logs
 from shared.domain.errors import PublishError
 from shared.domain.ids import token_matches
-from shared.domain.models import ChangeSignal, Channel, ChannelState
-from shared.domain.ports import CalendarStore, Clock, Publisher
+from shared.domain.models import ChangeSignal, Channel, ChannelState, RunOutcome
+from shared.domain.ports import CalendarStore, Clock, Publisher, RunStore
 from shared.domain.refusals import Kind, Refusal
+from shared.services.runs import recorded
 
 _log = logs.get(__name__)
 STATES = frozenset({"sync", "exists", "not_exists"})
@@ -181,17 +183,31 @@ class SignalService:
         )
 
 
+class SweepStore(CalendarStore, RunStore, Protocol):
+    """The calendars to sweep, and where the run's report goes."""
+
+
 class Sweeper:
     """The sweep: a sync signal for every watched calendar, the only protection against
     notifications Google dropped."""
 
-    def __init__(self, *, calendars: CalendarStore, signals: SignalService, now: Clock) -> None:
+    def __init__(self, *, calendars: SweepStore, signals: SignalService, now: Clock) -> None:
         self._calendars = calendars
         self._signals = signals
         self._now = now
 
     def sweep(self) -> list[str]:
-        """Enqueue a sync of every watched calendar; returns their keys."""
+        """Enqueue a sync of every watched calendar; returns their keys. The run's report
+        is stored (`shared.services.runs`); a failed publish fails the run."""
+        return recorded(
+            "sweep",
+            self._calendars,
+            self._now,
+            self._sweep,
+            lambda keys: (RunOutcome.OK, {"enqueued": keys}),
+        )
+
+    def _sweep(self) -> list[str]:
         now = self._now()
         keys = []
         for state in self._calendars.watched_calendars():

@@ -37,7 +37,7 @@ from shared.domain.ports import (
     MeetingStore,
     MeetPort,
 )
-from shared.services.decisions import ConferenceActions
+from shared.services.decisions import ConferenceActions, SpaceUpkeep
 
 _log = logs.get(__name__)
 _LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
@@ -78,6 +78,7 @@ class SyncService:
         config: SyncConfig,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         sleep: Callable[[float], None] = time.sleep,
+        spaces: SpaceUpkeep | None = None,
     ) -> None:
         self._sleep = sleep
         self._store = store
@@ -88,7 +89,13 @@ class SyncService:
         self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sync-read")
         """Reads overlapped with Calendar listing (threads start on first use)."""
         self._actions = ConferenceActions(
-            calendar=calendar, meet=meet, store=store, sink=sink, source=config.source, now=now
+            calendar=calendar,
+            meet=meet,
+            store=store,
+            sink=sink,
+            source=config.source,
+            now=now,
+            spaces=spaces,
         )
 
     # -- the lease loop --------------------------------------------------------------------

@@ -141,6 +141,15 @@ class Watching(Protocol):
     def stop_all(self, owner: str) -> list[str]: ...
 
 
+class SpaceUpkeep(Protocol):
+    """What the user use cases ask of the meetings' Workspace Events subscriptions
+    (`shared.services.live.Subscriptions`)."""
+
+    def resume(self, owner: str) -> list[str]: ...
+
+    def release_all(self, owner: str) -> list[str]: ...
+
+
 class UsersStore(UserRecords, CalendarStore, ChannelStore, Protocol):
     """The repositories the user use cases read."""
 
@@ -157,8 +166,10 @@ class UserService:
         source: str,
         default_mode: str,
         now: Clock = utcnow,
+        spaces: SpaceUpkeep | None = None,
     ) -> None:
         self._store = store
+        self._spaces = spaces
         self._oauth = oauth
         self._channels = channels
         self._sink = sink
@@ -228,7 +239,20 @@ class UserService:
         self._change(email, activate, CONNECTED)
         if existing is not None and existing.status != UserStatus.ACTIVE:
             self._channels.resume(email)
+            self._resume_spaces(email)
         return self.describe(email), existing is None
+
+    def _resume_spaces(self, email: str) -> None:
+        """Reactivate the user's suspended meeting subscriptions; never fails the caller."""
+        if self._spaces is None:
+            return
+        try:
+            resumed = self._spaces.resume(email)
+        except (ApiError, Refusal) as exc:
+            _log.warning("resuming subscriptions failed", extra={"user": email, "error": str(exc)})
+            return
+        if resumed:
+            _log.info("subscriptions resumed", extra={"user": email, "meetings": len(resumed)})
 
     def describe(self, email_text: str) -> dict[str, Any]:
         """`GET /users/{email}`: mode, status and the calendars' health; never a token."""
@@ -265,6 +289,14 @@ class UserService:
             raise Refusal(Kind.NOT_FOUND, f"{email} is not a user of this product", "email")
         announce(self._store, self._sink, user)  # anything an earlier call left unsent
         stopped = self._channels.stop_all(email)
+        if self._spaces is not None:  # while the grant still works
+            try:
+                released = self._spaces.release_all(email)
+                _log.info("subscriptions deleted", extra={"user": email, "meetings": len(released)})
+            except ApiError as exc:
+                _log.warning(
+                    "deleting subscriptions failed", extra={"user": email, "error": str(exc)}
+                )
         revoked = False
         if user.refresh_token_enc and self._vault is not None:
             try:
@@ -309,6 +341,7 @@ class UserService:
     def watch_after_connect(self, email: str, *, primary: bool) -> dict[str, Any]:
         """Resume the calendars watched before the grant lapsed, and watch the primary one
         when configured. The connection stands if this fails: the failure is reported."""
+        self._resume_spaces(email)
         try:
             resumed = self._channels.resume(email)
             if primary:

@@ -30,8 +30,10 @@ from shared.domain.models import (
     PENDING_FIELD,
     CalendarState,
     Channel,
+    DeliveryFailure,
     Meeting,
     MeetingHead,
+    RunReport,
     User,
 )
 
@@ -45,6 +47,8 @@ CALENDARS = "calendars"
 CHANNELS = "channels"
 MEETINGS = "meetings"
 CONNECT_STATES = "connect_states"
+RUNS = "runs"
+FAILURES = "delivery_failures"
 
 
 _WRITE_ATTEMPTS = 25
@@ -281,17 +285,21 @@ class Store:
 
     def meeting_heads(self, calendar_key: str, statuses: Iterable[str]) -> list[MeetingHead]:
         """The calendar's meetings in `statuses`, projected to `MeetingHead`: a full sync
-        of thousands of meetings does not decode thousands of records."""
+        of thousands of meetings does not decode thousands of records. One equality
+        filter, the status checked here: it answers in about half the time of equality
+        plus `in` (measured on the emulator), and the terminal records it also returns are
+        few (cancelled meetings are purged, `Meeting.purge_at`)."""
+        wanted = set(statuses)
         query = (
             self.client.collection(MEETINGS)
             .where(filter=_field_filter("calendar_key", "==", calendar_key))
-            .where(filter=_field_filter("status", "in", list(statuses)))
             .select(list(MeetingHead.FIELDS))
         )
         heads = []
         for snap in query.stream():
             data = snap.to_dict() or {}
-            heads.append(MeetingHead(*(str(data.get(f) or "") for f in MeetingHead.FIELDS)))
+            if data.get("status") in wanted:
+                heads.append(MeetingHead(*(str(data.get(f) or "") for f in MeetingHead.FIELDS)))
         return heads
 
     def pending_announcements(self, calendar_key: str) -> list[Meeting]:
@@ -302,4 +310,97 @@ class Store:
             .where(filter=_field_filter("calendar_key", "==", calendar_key))
             .where(filter=_field_filter(PENDING_FIELD, "==", True))
         )
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def meetings_by_space(self, space: str) -> list[Meeting]:
+        """The meetings holding Meet space `space` (usually one): one equality filter, served
+        by the automatic single-field index on `space`."""
+        query = self.client.collection(MEETINGS).where(filter=_field_filter("space", "==", space))
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
+        query = self.client.collection(MEETINGS).where(
+            filter=_field_filter("organizer", "==", organizer)
+        )
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
+        """One range filter ordered on the same field: the automatic single-field index."""
+        query = (
+            self.client.collection(MEETINGS)
+            .where(filter=_field_filter("outcome_check_at", "<=", due))
+            .order_by("outcome_check_at")
+            .limit(limit)
+        )
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    # -- run reports and delivery failures ---------------------------------------------------
+
+    def put_run(self, run: RunReport) -> None:
+        self._ref(RUNS, run.id).set(run.to_dict())
+
+    def last_run(self, kind: str) -> RunReport | None:
+        """Served by the composite index (kind, started_at descending)."""
+        from google.cloud.firestore import Query
+
+        query = (
+            self.client.collection(RUNS)
+            .where(filter=_field_filter("kind", "==", kind))
+            .order_by("started_at", direction=Query.DESCENDING)
+            .limit(1)
+        )
+        for snap in query.stream():
+            return RunReport.from_dict(snap.to_dict() or {})
+        return None
+
+    def record_failure(self, failure: DeliveryFailure) -> DeliveryFailure:
+        def decide(data: dict[str, Any] | None) -> tuple[DeliveryFailure, dict[str, Any]]:
+            stored = DeliveryFailure.from_dict({**failure.to_dict()})
+            if data is not None:
+                seen = DeliveryFailure.from_dict(data)
+                stored.attempts = seen.attempts + 1
+                stored.first_failed_at = seen.first_failed_at
+            return stored, stored.to_dict()
+
+        return self._read_modify_write(self._ref(FAILURES, failure.data_sha256), decide)
+
+    def failures_for(self, digests: Iterable[str]) -> dict[str, DeliveryFailure]:
+        refs = [self._ref(FAILURES, d) for d in set(digests)]
+        found = {}
+        for snap in self.client.get_all(refs) if refs else []:
+            if snap.exists:
+                failure = DeliveryFailure.from_dict(snap.to_dict() or {})
+                found[failure.data_sha256] = failure
+        return found
+
+    # -- operators' reads (meetsync status, lists) --------------------------------------------
+
+    def all_users(self) -> list[User]:
+        return [User.from_dict(s.to_dict() or {}) for s in self.client.collection(USERS).stream()]
+
+    def all_calendars(self) -> list[CalendarState]:
+        return [
+            CalendarState.from_dict(s.to_dict() or {})
+            for s in self.client.collection(CALENDARS).stream()
+        ]
+
+    def count_by(self, collection: str, field: str, values: Iterable[str]) -> dict[str, int]:
+        """How many documents of `collection` have each of `values` in `field`: one count
+        aggregation per value, no document read (meetings may be many)."""
+        counts = {}
+        for value in values:
+            query = self.client.collection(collection).where(
+                filter=_field_filter(field, "==", value)
+            )
+            aggregation: Any = query.count(alias="n")  # typed as a class by the library
+            counts[value] = sum(int(r.value) for row in aggregation.get() for r in row)
+        return counts
+
+    def meetings_of(self, organizer: str, status: str | None = None) -> list[Meeting]:
+        """One user's meetings (in `status`), by equality filters only (no composite index)."""
+        query = self.client.collection(MEETINGS).where(
+            filter=_field_filter("organizer", "==", organizer.lower())
+        )
+        if status:
+            query = query.where(filter=_field_filter("status", "==", status))
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]

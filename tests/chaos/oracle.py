@@ -20,6 +20,10 @@ SPACE_MARK = "meetsyncSpace"
 SHOWN = ("status", "summary", "start", "end", "attendees", "space", "meetingUri", "meetingCode")
 """The fields of an announcement a consumer acts on; timestamps and links are not compared."""
 ONCE = ("meeting.ready", "meeting.failed", "meeting.detached", "meeting.cancelled")
+LIVE = frozenset(
+    {"meeting.started", "meeting.ended", "meeting.recording_ready", "meeting.transcript_ready"}
+)
+"""Announcements of what happened in Meet (`meet_events`), not of calendar changes."""
 ENDED_BY_US = "endActiveConference"
 
 
@@ -183,6 +187,10 @@ def _judge_stream(meeting: Meeting, stream: list[Json]) -> list[str]:
         diff = {k: (got[k], want[k]) for k in SHOWN if got[k] != want[k]}
         problems.append(f"the last announcement disagrees with the record: {diff}")
     cancelled = [m for m in distinct.values() if m.get("type") == "meeting.cancelled"]
-    if cancelled and last.get("type") != "meeting.cancelled":
-        problems.append(f"{last.get('type')} announced after meeting.cancelled")
+    # what happened in Meet (`meeting.started`, `.ended`, ...) may be learnt after the
+    # cancellation (ending its conference is part of it): only calendar changes may not follow
+    calendar = [m for m in distinct.values() if m.get("type") not in LIVE]
+    last_calendar = max(calendar, key=lambda m: int((m.get("data") or {}).get("version", 0)))
+    if cancelled and last_calendar.get("type") != "meeting.cancelled":
+        problems.append(f"{last_calendar.get('type')} announced after meeting.cancelled")
     return problems

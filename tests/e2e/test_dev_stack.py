@@ -22,6 +22,7 @@ FUNCTIONS = {
     "import_events",
     "users",
     "connect",
+    "meet_events",
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack, http
-from shared import cli
+from meetsync_cli.app import main as meetsync
 from tests.e2e import contract
 
 pytestmark = pytest.mark.e2e
@@ -160,7 +160,9 @@ def test_cli_imports_a_file_through_the_function(
     path = tmp_path / "team.ics"
     path.write_text(ICS)
     url = stack.function_urls["import_events"]
-    assert cli.main(["import", str(path), "--user", ALICE, "--url", url]) == 0
+    assert meetsync(["--json", "import", str(path), "--user", ALICE, "--url", url]) == 0
     results = json.loads(capsys.readouterr().out)["results"]
     assert len(results) == 4 and {r["status"] for r in results} == {"imported"}
-    assert cli.main(["import", str(path), "--user", "mallory@example.com", "--url", url]) == 2
+    refused = ["import", str(path), "--user", "mallory@example.com", "--url", url]
+    assert meetsync(refused) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "forbidden"

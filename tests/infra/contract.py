@@ -437,3 +437,171 @@ def check_function_settings(infra: Infra) -> list[str]:
             if not 1 <= int(value) <= 100:
                 problems.append(f"max_instances.{name} default {value} is out of 1..100")
     return problems
+
+
+# -- monitoring: log-based metrics and alerts against the code's log lines -------------------
+
+_LEVELS = frozenset({"debug", "info", "warning", "error", "exception", "critical"})
+_MESSAGES = re.compile(r'jsonPayload\.message=(?:"([^"]*)"|\(([^)]*)\))')
+_LOGGER = re.compile(r'jsonPayload\.logger="([^"]*)"')
+_PAYLOAD_FIELD = re.compile(r"jsonPayload\.([A-Za-z_][\w.]*)")
+_METRIC_KEY = re.compile(r'local\.metric_type\["([^"]+)"\]')
+_ALWAYS = frozenset({"message", "logger", "severity"})
+"""Fields every line carries (shared/logs.py)."""
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One `_log.<level>("message", extra={...})` call of the code: its logger (the module,
+    `logs.get(__name__)`), message and extra fields (None: not a dict literal)."""
+
+    logger: str
+    message: str
+    fields: frozenset[str] | None
+
+
+def log_lines(repo_root: Path, packages: Sequence[str]) -> list[LogLine]:
+    """Every structured log call with a literal message in `packages`."""
+    found: list[LogLine] = []
+    for package in packages:
+        for path in sorted((repo_root / package).rglob("*.py")):
+            module = ".".join(path.relative_to(repo_root).with_suffix("").parts)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "_log"
+                    and node.func.attr in _LEVELS | {"log"}
+                ):
+                    continue
+                args = node.args[1:] if node.func.attr == "log" else node.args
+                if not args or not isinstance(args[0], ast.Constant):
+                    continue
+                extra = next((k.value for k in node.keywords if k.arg == "extra"), None)
+                fields: frozenset[str] | None = frozenset()
+                if isinstance(extra, ast.Dict):
+                    keys = [k.value for k in extra.keys if isinstance(k, ast.Constant)]
+                    fields = frozenset(str(k) for k in keys)
+                elif extra is not None:
+                    fields = None
+                found.append(LogLine(module, str(args[0].value), fields))
+    return found
+
+
+def check_log_metrics(
+    infra: Infra, lines: Sequence[LogLine], nested: Mapping[str, frozenset[str]]
+) -> list[str]:
+    """Each metric of `local.log_metrics` selects log lines the code writes (by logger and
+    message) and reads only fields those lines carry (`nested`: the keys inside a field
+    that is itself an object, e.g. the worker's `report`); the metric resource is made
+    from that map, and alerts and charts name only metrics it declares."""
+    problems: list[str] = []
+    metrics = infra.locals.get("log_metrics", {})
+    if not isinstance(metrics, dict) or not metrics:
+        return ["local.log_metrics must declare the log-based metrics"]
+    resource = infra.resources.get(("google_logging_metric", "log"), {})
+    if _local_name(resource.get("for_each")) != "log_metrics" or (
+        "each.value.filter" not in str(resource.get("filter"))
+    ):
+        problems.append("google_logging_metric.log must be made from local.log_metrics")
+    for name, metric in metrics.items():
+        text = " ".join(_strings([metric.get("filter"), metric.get("labels"), metric.get("value")]))
+        messages = [
+            m.strip().strip('"')
+            for single, group in _MESSAGES.findall(str(metric.get("filter")))
+            for m in ([single] if single else group.split(" OR "))
+        ]
+        if not messages:
+            problems.append(f"metric {name}: its filter names no jsonPayload.message")
+        logger = _LOGGER.search(str(metric.get("filter")))
+        paths = set(_PAYLOAD_FIELD.findall(text)) - _ALWAYS
+        for message in messages:
+            written = [
+                line
+                for line in lines
+                if line.message == message and (logger is None or line.logger == logger.group(1))
+            ]
+            where = f"{message!r}" + (f" from {logger.group(1)}" if logger else "")
+            if not written:
+                problems.append(f"metric {name}: no code logs {where}")
+                continue
+            for path in sorted(paths):
+                top, _, inner = path.partition(".")
+                carried = [line for line in written if line.fields is None or top in line.fields]
+                if not carried:
+                    problems.append(f"metric {name}: {where} is logged without field {top!r}")
+                elif inner and inner.split(".")[0] not in nested.get(top, frozenset()):
+                    problems.append(f"metric {name}: field {top!r} has no {inner!r}")
+    referenced = {
+        key
+        for kind in ("google_monitoring_alert_policy", "google_monitoring_dashboard")
+        for body in infra.of_type(kind).values()
+        for text in _strings(body)
+        for key in _METRIC_KEY.findall(text)
+    } | {key for text in _strings(infra.locals) for key in _METRIC_KEY.findall(text)}
+    problems += [
+        f"monitoring names undeclared metric {k!r}" for k in sorted(referenced - set(metrics))
+    ]
+    return problems
+
+
+def check_alerts(infra: Infra, metrics: Sequence[str], dead_letter: str) -> list[str]:
+    """Alert policies notify the channels variable, one watches the dead-letter
+    subscription's backlog, and each metric of `metrics` is alerted on."""
+    problems: list[str] = []
+    policy = infra.resources.get(("google_monitoring_alert_policy", "alert"), {})
+    if "var.alert_notification_channels" not in str(policy.get("notification_channels")):
+        problems.append("alert policies must notify var.alert_notification_channels")
+    alerts = infra.locals.get("alerts", {})
+    filters = [str(c.get("filter")) for a in alerts.values() for c in a.get("conditions", [])]
+    if not any(
+        "num_undelivered_messages" in f and f"google_pubsub_subscription.{dead_letter}" in f
+        for f in filters
+    ):
+        problems.append("no alert watches the dead-letter subscription's backlog")
+    for metric in metrics:
+        if not any(f'local.metric_type["{metric}"]' in f for f in filters):
+            problems.append(f"no alert on metric {metric!r}")
+    return problems
+
+
+MEET_EVENTS_PUBLISHER = "serviceAccount:meet-api-event-push@system.gserviceaccount.com"
+"""Google Workspace Events publishes Meet events to the subscriber's topic as this account."""
+
+
+def check_meet_events(infra: Infra, entry_point: str, topic: str) -> list[str]:
+    """Meet events reach `entry_point`: Google may publish to `topic`, and one push
+    subscription from it feeds the function, retried and dead-lettered, with an OIDC token."""
+    problems: list[str] = []
+    if topic not in (infra.locals.get("topics") or {}):
+        problems.append(f"topic {topic} is not declared")
+    ref = f'google_pubsub_topic.topic["{topic}"]'
+    grants = [
+        g
+        for g in infra.of_type("google_pubsub_topic_iam_member").values()
+        if ref in str(g.get("topic")) and g.get("role") == "roles/pubsub.publisher"
+    ]
+    if not any(g.get("member") == MEET_EVENTS_PUBLISHER for g in grants):
+        problems.append(f"{MEET_EVENTS_PUBLISHER} may not publish to {topic}")
+    keys = [k for k, c in infra.functions().items() if c.get("entry_point") == entry_point]
+    subs = [
+        (name, sub)
+        for name, sub in infra.of_type("google_pubsub_subscription").items()
+        if keys and _function_target(_first(sub.get("push_config")).get("push_endpoint")) == keys[0]
+    ]
+    if len(subs) != 1:
+        return [*problems, f"expected one push subscription to {entry_point}, found {len(subs)}"]
+    name, sub = subs[0]
+    if ref not in str(sub.get("topic")):
+        problems.append(f"subscription {name} must read topic {topic}")
+    if "google_pubsub_topic." not in str(
+        _first(sub.get("dead_letter_policy")).get("dead_letter_topic")
+    ):
+        problems.append(f"subscription {name} needs a dead_letter_policy to a topic")
+    retry = _first(sub.get("retry_policy"))
+    if not retry.get("minimum_backoff") or not retry.get("maximum_backoff"):
+        problems.append(f"subscription {name} needs a retry_policy with exponential backoff")
+    if not _first(_first(sub.get("push_config")).get("oidc_token")).get("service_account_email"):
+        problems.append(f"subscription {name} must push with an OIDC token")
+    return problems

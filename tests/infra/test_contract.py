@@ -3,12 +3,15 @@ each check shown to fail on a configuration broken the way it guards against."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import main
+from shared.services.sync import SyncReport
 from shared.settings import Settings
 from tests.infra import contract
 from tests.infra.contract import HTTP, PUSH, SCHEDULER, Infra
@@ -20,14 +23,35 @@ CONNECT = "connect"
 PUBLIC = (WEBHOOK, CONNECT)
 """The only public functions: Google pushes to the webhook, browsers open connect."""
 WORKER = "sync_worker"
-EXPECTED_TRIGGERS = {WORKER: PUSH, "renew_channels": SCHEDULER}
+EXPECTED_TRIGGERS = {WORKER: PUSH, "meet_events": PUSH, "renew_channels": SCHEDULER}
 SCHEDULER_ACTIONS = ("renew", "sweep")
 FIRESTORE_INDEXES = {
     "channels": [("state", "ASCENDING"), ("expiration", "ASCENDING")],
     "meetings": [("calendar_key", "ASCENDING"), ("status", "ASCENDING")],
     "calendars": [("status", "ASCENDING"), ("next_sweep_at", "ASCENDING")],
 }
-TTL_FIELDS = {"channels": "purge_at", "meetings": "purge_at", "connect_states": "purge_at"}
+FIRESTORE_INDEXES["runs"] = [("kind", "ASCENDING"), ("started_at", "DESCENDING")]
+TTL_FIELDS = {
+    "channels": "purge_at",
+    "meetings": "purge_at",
+    "connect_states": "purge_at",
+    "runs": "purge_at",
+    "delivery_failures": "purge_at",
+}
+ALERTED_METRICS = (
+    "calendars_marked",  # calendars auth_revoked or gone
+    "channels_expired",  # a channel expired unrenewed
+    "change_to_record_latency",  # sync lag above a bound
+    "maintenance_runs",  # renew or sweep failing
+)
+NESTED_LOG_FIELDS = {"report": frozenset(f.name for f in dataclasses.fields(SyncReport))}
+"""Log fields that are objects, and their keys (the worker's `report` is a SyncReport)."""
+
+
+@functools.cache
+def code_log_lines() -> tuple[contract.LogLine, ...]:
+    return tuple(contract.log_lines(REPO, ("shared", "functions")))
+
 
 Check = Callable[[Infra], list[str]]
 
@@ -35,6 +59,7 @@ CHECKS: dict[str, Check] = {
     "entry_points": lambda i: contract.check_entry_points(i, main.__all__),
     "triggers": lambda i: contract.check_triggers(i, EXPECTED_TRIGGERS),
     "push_subscription": lambda i: contract.check_push_subscription(i, WORKER),
+    "meet_events": lambda i: contract.check_meet_events(i, "meet_events", "workspace-events"),
     "scheduler": lambda i: contract.check_scheduler(i, SCHEDULER_ACTIONS),
     "env": lambda i: contract.check_env(i, Settings.env_names(), Settings.secret_env_names()),
     "references": contract.check_references,
@@ -42,6 +67,8 @@ CHECKS: dict[str, Check] = {
     "source_archive": contract.check_source_archive,
     "firestore": lambda i: contract.check_firestore(i, FIRESTORE_INDEXES, TTL_FIELDS),
     "function_settings": contract.check_function_settings,
+    "log_metrics": lambda i: contract.check_log_metrics(i, code_log_lines(), NESTED_LOG_FIELDS),
+    "alerts": lambda i: contract.check_alerts(i, ALERTED_METRICS, "dead_letter"),
 }
 
 
@@ -274,6 +301,58 @@ MUTATIONS: dict[str, tuple[str, Callable[[Infra], object], str]] = {
         lambda i: i.resources[("google_firestore_field", "meetings_purge_at")].pop("ttl_config"),
         "missing TTL policy on meetings.purge_at",
     ),
+    "count a log line the code does not write": (
+        "log_metrics",
+        lambda i: i.locals["log_metrics"]["syncs"].__setitem__(
+            "filter", 'jsonPayload.logger="shared.services.worker" AND jsonPayload.message="synced"'
+        ),
+        "metric syncs: no code logs 'synced' from shared.services.worker",
+    ),
+    "read a message from the wrong logger": (
+        "log_metrics",
+        lambda i: i.locals["log_metrics"]["notifications_rejected"].__setitem__(
+            "filter",
+            'jsonPayload.logger="shared.services.worker"'
+            ' AND jsonPayload.message="notification rejected"',
+        ),
+        "no code logs 'notification rejected' from shared.services.worker",
+    ),
+    "extract a field the line does not carry": (
+        "log_metrics",
+        lambda i: i.locals["log_metrics"]["notifications_rejected"]["labels"].__setitem__(
+            "channel", "EXTRACT(jsonPayload.channel)"
+        ),
+        "'notification rejected' from shared.services.signals is logged without field 'channel'",
+    ),
+    "extract a key the report does not have": (
+        "log_metrics",
+        lambda i: i.locals["log_metrics"]["syncs"]["labels"].__setitem__(
+            "outcome", "EXTRACT(jsonPayload.report.result)"
+        ),
+        "field 'report' has no 'result'",
+    ),
+    "alert on a metric nobody declares": (
+        "log_metrics",
+        lambda i: i.locals["log_metrics"].pop("channels_expired"),
+        "undeclared metric 'channels_expired'",
+    ),
+    "notify nobody": (
+        "alerts",
+        lambda i: i.resources[("google_monitoring_alert_policy", "alert")].__setitem__(
+            "notification_channels", []
+        ),
+        "var.alert_notification_channels",
+    ),
+    "stop watching the dead letter": (
+        "alerts",
+        lambda i: i.locals["alerts"].pop("dead-letter"),
+        "dead-letter subscription's backlog",
+    ),
+    "stop alerting on failed renewals": (
+        "alerts",
+        lambda i: i.locals["alerts"].pop("maintenance"),
+        "no alert on metric 'maintenance_runs'",
+    ),
     "keep an instance warm": (
         "function_settings",
         lambda i: i.resources[("google_cloudfunctions2_function", "fn")]["service_config"][
@@ -338,3 +417,25 @@ def test_requirements_check_fails_when_broken(requirements: str, expected: str) 
     locked = (REPO / "requirements-dev.txt").read_text(encoding="utf-8")
     problems = contract.check_requirements(requirements, locked)
     assert any(expected in p for p in problems), problems
+
+
+def test_every_log_line_a_metric_reads_is_found_in_the_code() -> None:
+    # Guards the log-metric check against passing on a scan that found nothing.
+    lines = {(line.logger, line.message) for line in code_log_lines()}
+    assert ("shared.services.worker", "sync finished") in lines
+    assert ("shared.services.runs", "maintenance run finished") in lines
+    assert len(lines) > 20
+
+
+def test_meet_events_contract_fails_without_the_publisher_or_the_dead_letter(infra: Infra) -> None:
+    def no_publisher(i: Infra) -> None:
+        i.resources.pop(("google_pubsub_topic_iam_member", "meet_events_publisher"))
+
+    def no_dead_letter(i: Infra) -> None:
+        i.resources[("google_pubsub_subscription", "meet_events_push")].pop("dead_letter_policy")
+
+    check = CHECKS["meet_events"]
+    assert "may not publish to workspace-events" in check(_mutated(infra, no_publisher))[0]
+    assert check(_mutated(infra, no_dead_letter)) == [
+        "subscription meet_events_push needs a dead_letter_policy to a topic"
+    ]

@@ -12,7 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LINT = str(Path(sys.executable).with_name("lint-imports"))
-SOURCES = ("shared", "functions", "emulator", "devstack", "main.py", "pyproject.toml")
+SOURCES = (
+    "shared",
+    "functions",
+    "emulator",
+    "devstack",
+    "meetsync_cli",
+    "main.py",
+    "pyproject.toml",
+)
 
 
 def lint(where: Path) -> subprocess.CompletedProcess[str]:
@@ -58,6 +66,11 @@ def test_the_code_keeps_its_layers() -> None:
             "emulator/clock.py",
             "import shared.domain.models",
             "the emulator imports nothing of the product",
+        ),
+        (
+            "shared/wiring.py",
+            "import meetsync_cli.app",
+            "the operator CLI is imported by no product layer",
         ),
     ],
 )

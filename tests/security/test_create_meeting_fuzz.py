@@ -31,7 +31,7 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 MALLORY = "mallory@example.com"
 """Not a user of the product: refused with 403 before any Google call."""
-OPERATIONS = {"POST /meetings", "GET /meetings/{id}"}
+OPERATIONS = {"POST /meetings", "GET /meetings/{id}", "PATCH /meetings/{id}"}
 
 
 def _schema() -> Any:

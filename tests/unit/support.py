@@ -229,5 +229,7 @@ def system(
         signals=signals,
         sweeper=Sweeper(calendars=store, signals=signals, now=clock),
         meetings=meetings,
-        worker=Worker(sync=sync, max_age_seconds=s.max_message_age_seconds, now=clock),
+        worker=Worker(
+            sync=sync, failures=store, max_age_seconds=s.max_message_age_seconds, now=clock
+        ),
     )

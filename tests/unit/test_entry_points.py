@@ -19,6 +19,8 @@ import pytest
 from shared import wiring
 from shared.domain.errors import RateLimitedError
 from shared.domain.models import ChangeSignal
+from shared.memory import MemoryDirectory, MemoryWorkspaceEvents
+from shared.services.live import MeetEvents, Subscriptions
 from tests.e2e import contract
 from tests.unit.support import ALICE, KEY, System, system
 
@@ -43,6 +45,17 @@ def w(monkeypatch: pytest.MonkeyPatch) -> System:
         "channel_service": s.channels,
         "sweeper": s.sweeper,
         "worker": s.worker,
+        "meet_events": MeetEvents(
+            store=s.store,
+            meet=s.meet,
+            directory=MemoryDirectory(s.meet),
+            subscriptions=Subscriptions(
+                events=MemoryWorkspaceEvents(s.clock), store=s.store, topic="t", now=s.clock
+            ),
+            sink=s.sink,
+            source="//test",
+            now=s.clock,
+        ),
     }
     for name, value in provided.items():
         monkeypatch.setattr(wiring, name, _returning(value))
@@ -315,7 +328,11 @@ def test_renew_channels_renews_expiring_channels(w: System, scheduler: Any) -> N
 def test_renew_channels_sweeps_every_watched_calendar(w: System, scheduler: Any) -> None:
     w.channels.watch(ALICE, "primary")
     response = scheduler.post("/", json={"action": "sweep"})
-    assert response.status_code == 200 and response.get_json() == {"enqueued": [KEY]}
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "enqueued": [KEY],
+        "meetings": {"reconciled": 0, "updated": 0, "released": 0},
+    }
     assert changes_published(w) == [KEY]
 
 
@@ -347,3 +364,38 @@ def test_sync_worker_syncs_the_calendar_of_a_pushed_signal(w: System) -> None:
     assert response.status_code == 200
     assert w.meeting(meeting.id).summary == "Renamed"
     assert w.sink.types(meeting.id) == ["meeting.ready", "meeting.updated"]
+
+
+# -- meet_events (a CloudEvent function) ----------------------------------------------------------
+
+
+def _workspace_push(attributes: dict[str, str], data: bytes) -> dict[str, Any]:
+    return {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": attributes,
+            "messageId": "7",
+        },
+        "subscription": "projects/unit/subscriptions/workspace-events-meet-events",
+    }
+
+
+def _post_event(body: dict[str, Any]) -> Any:
+    headers = {
+        "ce-id": "7",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": "//pubsub.googleapis.com/projects/unit/topics/workspace-events",
+    }
+    return client("meet_events").post("/", json=body, headers=headers)
+
+
+def test_meet_events_acknowledges_an_unknown_space_and_fails_poison(w: System) -> None:
+    attributes = {
+        "ce-type": "google.workspace.meet.conference.v2.started",
+        "ce-source": "//meet.googleapis.com/spaces/unknown",
+        "ce-id": "e1",
+    }
+    data = json.dumps({"conferenceRecord": {"name": "conferenceRecords/r1"}}).encode()
+    assert _post_event(_workspace_push(attributes, data)).status_code == 200
+    assert _post_event(_workspace_push({"ce-type": "x"}, b"{")).status_code == 500

@@ -1,0 +1,585 @@
+"""Meetings as they happen: Workspace Events subscriptions and the `meet_events` handler.
+
+`Subscriptions` keeps one Workspace Events subscription per meeting space (target
+`//meet.googleapis.com/spaces/{id}`, made as the organizer when the meeting gets its
+space, deleted when the meeting is cancelled or detached, renewed on the expiration
+reminder, reactivated after a suspension, made again after expiry). Why space targets
+and not user targets: README, "Design notes".
+
+`MeetEvents` handles each event Google publishes to the `workspace-events` topic. A
+Meet event only names what changed; the conference record is read again at handling
+time (participants and their sessions, recordings, transcripts; signed-in users named
+through the Directory) and merged into the meeting (`shared.domain.live`), so
+duplicated, reordered and dropped events converge, and each fact (`meeting.started`,
+`meeting.ended`, `meeting.recording_ready`, `meeting.transcript_ready`) is stored with
+its announcement in one conditional write and published after it (the outbox).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from shared import logs
+from shared.domain import conference, live
+from shared.domain.errors import (
+    ApiError,
+    AuthRevokedError,
+    FailedPreconditionError,
+    ForbiddenError,
+    NotFoundError,
+)
+from shared.domain.models import Meeting, MeetingStatus, UserStatus, utcnow
+from shared.domain.ports import (
+    Clock,
+    DirectoryPort,
+    EventSink,
+    Json,
+    MeetingStore,
+    MeetPort,
+    SpaceIndex,
+    UserStore,
+    WorkspaceEventsPort,
+)
+from shared.services.decisions import if_unchanged
+from shared.services.outbox import Announcer
+from shared.services.users import mark_revoked
+
+_log = logs.get(__name__)
+_ATTEMPTS = 4
+_DIRECTORY_CACHE = 10_000
+
+ACTIVE, SUSPENDED, EXPIRED, DELETED = "active", "suspended", "expired", "deleted"
+FOLLOW_AFTER_END = dt.timedelta(days=2)
+"""How long after its scheduled end a meeting's space is still followed (a late start, an
+overrun, a rejoin): its subscription is renewed or made again until then."""
+CHECK_AFTER_END = dt.timedelta(minutes=30)
+"""The sweep first reads a meeting's conference records this long after its scheduled end,
+then hourly until one has ended or the meeting is no longer followed."""
+CHECK_EVERY = dt.timedelta(hours=1)
+RECONCILE_PER_RUN = 50
+"""Meetings one sweep reconciles at most (each costs a few Meet reads)."""
+
+
+class PoisonEventError(ValueError):
+    """The message is not a Workspace Events CloudEvent we can read: dead-lettered."""
+
+
+class SubscriptionStore(MeetingStore, SpaceIndex, Protocol):
+    """The repositories the subscriptions' upkeep uses."""
+
+
+class LiveStore(SubscriptionStore, UserStore, Protocol):
+    """The repositories the live-meeting services use."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkspaceEvent:
+    """One delivered CloudEvent (binary mode: `ce-*` attributes, JSON data)."""
+
+    type: str
+    source: str
+    subject: str
+    id: str
+    data: Json
+
+
+def decode(data: Any) -> WorkspaceEvent:
+    """The CloudEvent inside a Pub/Sub push (`message.attributes`, base64 `message.data`)."""
+    try:
+        message = data["message"]
+        attributes = message.get("attributes") or {}
+        payload = json.loads(base64.b64decode(message.get("data", ""), validate=True) or b"{}")
+        if not isinstance(payload, dict):
+            raise PoisonEventError("event data is not a JSON object")
+        kind, source = attributes["ce-type"], attributes["ce-source"]
+        if not isinstance(kind, str) or not isinstance(source, str):
+            raise PoisonEventError("ce-type and ce-source must be strings")
+        return WorkspaceEvent(
+            type=kind,
+            source=source,
+            subject=str(attributes.get("ce-subject", "")),
+            id=str(attributes.get("ce-id", "")),
+            data=payload,
+        )
+    except PoisonEventError:
+        raise
+    except (KeyError, TypeError, AttributeError, binascii.Error, ValueError) as exc:
+        raise PoisonEventError(f"undecodable workspace event: {exc!r}") from None
+
+
+def needs_subscription(meeting: Meeting, now: dt.datetime) -> bool:
+    """Does anyone still want this space's events? A ready meeting until a while after its
+    scheduled end (an instant meeting, without an end, while it lives)."""
+    if meeting.status != MeetingStatus.READY or not meeting.space:
+        return False
+    end = live.parse_time((meeting.end or {}).get("dateTime"))
+    return end is None or now < end + FOLLOW_AFTER_END
+
+
+class Subscriptions:
+    """One subscription per meeting space, stored on the meeting (`Meeting.subscription`)."""
+
+    def __init__(
+        self,
+        *,
+        events: WorkspaceEventsPort,
+        store: SubscriptionStore,
+        topic: str,
+        now: Clock = utcnow,
+    ) -> None:
+        self._events = events
+        self._store = store
+        self._topic = topic
+        self._now = now
+
+    def wanted(self, meeting: Meeting) -> bool:
+        """Is the meeting followed, and not subscribed yet (or its subscription gone)?"""
+        subscribed = meeting.subscription and meeting.subscription_state in (ACTIVE, SUSPENDED)
+        return not subscribed and needs_subscription(meeting, self._now())
+
+    def subscribe(self, meeting: Meeting) -> Json:
+        """Make the subscription (ALREADY_EXISTS: the existing one is reused) and answer the
+        fields to store with the meeting's change; on failure only the check time (the next
+        change retries, the sweep's reconciliation reads the outcome anyway)."""
+        if not self.wanted(meeting):
+            return {}
+        try:
+            made = self._events.create_subscription(
+                meeting.organizer,
+                target=live.space_target(meeting.space),
+                event_types=live.EVENT_TYPES,
+                topic=self._topic,
+            )
+        except ApiError as exc:
+            _log.warning(
+                "could not subscribe to the meeting's space",
+                extra={"meeting": meeting.id, "space": meeting.space, "error": str(exc)},
+            )
+            return self._check_time(meeting)
+        _log.info(
+            "subscribed to the meeting's space",
+            extra={"meeting": meeting.id, "subscription": made.get("name")},
+        )
+        return {**self._fields(meeting, made), **self._check_time(meeting)}
+
+    def ensure(self, meeting: Meeting) -> Meeting:
+        """Subscribe to the meeting's space unless it is subscribed (ALREADY_EXISTS: the
+        existing one is reused), and store it. Best effort, as `subscribe`."""
+        if not self.wanted(meeting):
+            return meeting
+        try:
+            made = self._events.create_subscription(
+                meeting.organizer,
+                target=live.space_target(meeting.space),
+                event_types=live.EVENT_TYPES,
+                topic=self._topic,
+            )
+        except ApiError as exc:
+            # the next change of the meeting tries again, and the sweep's reconciliation
+            # after its end reads what happened in the space all the same
+            _log.warning(
+                "could not subscribe to the meeting's space",
+                extra={"meeting": meeting.id, "space": meeting.space, "error": str(exc)},
+            )
+            return self._check_after_end(meeting)
+        _log.info(
+            "subscribed to the meeting's space",
+            extra={"meeting": meeting.id, "subscription": made.get("name")},
+        )
+        return self._record(meeting, made, **self._check_time(meeting))
+
+    def _check_after_end(self, meeting: Meeting) -> Meeting:
+        check = self._check_time(meeting)
+        return self._set(meeting, **check) if check else meeting
+
+    @staticmethod
+    def _check_time(meeting: Meeting) -> dict[str, Any]:
+        """`outcome_check_at` for a meeting that has none yet: after its scheduled end."""
+        end = live.parse_time((meeting.end or {}).get("dateTime"))
+        if end is None or meeting.outcome_check_at is not None:
+            return {}
+        return {"outcome_check_at": end + CHECK_AFTER_END}
+
+    def resume(self, owner: str) -> list[str]:
+        """The user is authorised again: their suspended subscriptions reactivated, expired
+        ones made again (meetings still followed). The meetings whose subscription is
+        active again."""
+        resumed = []
+        for meeting in self._store.meetings_by_organizer(owner):
+            if not needs_subscription(meeting, self._now()):
+                continue
+            if meeting.subscription_state == SUSPENDED:
+                try:
+                    meeting = self.reactivate(meeting)
+                except AuthRevokedError:
+                    break  # not authorised after all: the next re-authorisation tries again
+            elif not meeting.subscription or meeting.subscription_state == EXPIRED:
+                meeting = self.ensure(meeting)
+            else:
+                continue
+            if meeting.subscription_state == ACTIVE:
+                resumed.append(meeting.id)
+        return resumed
+
+    def release_all(self, owner: str) -> list[str]:
+        """The user is disconnected: delete every subscription of their meetings (while the
+        grant still works). The meetings released."""
+        released = []
+        for meeting in self._store.meetings_by_organizer(owner):
+            held = meeting.subscription and meeting.subscription_state in (ACTIVE, SUSPENDED)
+            if held and self.release(meeting).subscription_state == DELETED:
+                released.append(meeting.id)
+        return released
+
+    def check_later(self, meeting: Meeting, when: dt.datetime | None) -> Meeting:
+        return self._set(meeting, outcome_check_at=when)
+
+    def renew(self, meeting: Meeting) -> Meeting:
+        """Extend the subscription to the maximum ttl; one that is gone is made again."""
+        if not meeting.subscription:
+            return self.ensure(meeting)
+        try:
+            renewed = self._events.renew_subscription(meeting.organizer, meeting.subscription)
+        except NotFoundError:
+            return self.ensure(self._set(meeting, subscription_state=EXPIRED))
+        return self._record(meeting, renewed)
+
+    def reactivate(self, meeting: Meeting) -> Meeting:
+        """A suspended subscription made active again (its user is authorised again); stays
+        suspended if Google still refuses (`AuthRevokedError` is raised after noting it:
+        the user's grant is gone)."""
+        if not meeting.subscription:
+            return self.ensure(meeting)
+        try:
+            made = self._events.reactivate_subscription(meeting.organizer, meeting.subscription)
+        except NotFoundError:
+            return self.ensure(self._set(meeting, subscription_state=EXPIRED))
+        except (FailedPreconditionError, AuthRevokedError, ForbiddenError) as exc:
+            _log.info(
+                "subscription stays suspended",
+                extra={"meeting": meeting.id, "subscription": meeting.subscription,
+                       "error": str(exc)},
+            )  # fmt: skip
+            suspended = self._set(meeting, subscription_state=SUSPENDED)
+            if isinstance(exc, AuthRevokedError):
+                raise
+            return suspended
+        return self._record(meeting, made)
+
+    def release(self, meeting: Meeting) -> Meeting:
+        """Delete the subscription: nothing needs the space's events any more."""
+        if not meeting.subscription or meeting.subscription_state == DELETED:
+            return meeting
+        try:
+            self._events.delete_subscription(meeting.organizer, meeting.subscription)
+        except ApiError as exc:
+            if not isinstance(exc, NotFoundError):
+                _log.warning(
+                    "could not delete the subscription",
+                    extra={"meeting": meeting.id, "subscription": meeting.subscription,
+                           "error": str(exc)},
+                )  # fmt: skip
+                return meeting
+        _log.info(
+            "subscription deleted",
+            extra={"meeting": meeting.id, "subscription": meeting.subscription},
+        )
+        return self._set(meeting, subscription_state=DELETED)
+
+    def mark(self, meeting: Meeting, state: str) -> Meeting:
+        """Note what Google said of the subscription (a lifecycle event)."""
+        return self._set(meeting, subscription_state=state)
+
+    def _record(self, meeting: Meeting, subscription: Json, **more: Any) -> Meeting:
+        return self._set(meeting, **self._fields(meeting, subscription), **more)
+
+    @staticmethod
+    def _fields(meeting: Meeting, subscription: Json) -> Json:
+        state = ACTIVE if subscription.get("state", "ACTIVE") == "ACTIVE" else SUSPENDED
+        return {
+            "subscription": str(subscription.get("name", meeting.subscription)),
+            "subscription_state": state,
+            "subscription_expires": live.parse_time(subscription.get("expireTime")),
+        }
+
+    def _set(self, meeting: Meeting, **fields: Any) -> Meeting:
+        """Store subscription fields alone (not a change of the meeting: no version bump,
+        no announcement); whatever else changed meanwhile is kept. The update time moves,
+        so a writer holding an older copy re-reads instead of writing these fields back."""
+
+        def change(current: Meeting) -> Meeting | None:
+            if all(getattr(current, k) == v for k, v in fields.items()):
+                return None
+            return dataclasses.replace(current, **fields, updated_at=self._now())
+
+        saved = self._store.update_meeting(meeting.id, change)
+        if saved is not None:
+            return saved
+        return dataclasses.replace(meeting, **fields)
+
+
+class SpaceHooks:
+    """The `SpaceUpkeep` of `ConferenceActions`: a meeting becoming ready with its space is
+    subscribed within the write of that change (one Workspace Events call, no extra
+    Firestore write on create_meeting's path); a cancelled or detached one is released
+    after its write. Never raises."""
+
+    def __init__(self, subscriptions: Subscriptions) -> None:
+        self._subscriptions = subscriptions
+
+    def fields_before(self, meeting: Meeting) -> Json:
+        if meeting.status != MeetingStatus.READY or not meeting.space:
+            return {}
+        try:
+            return self._subscriptions.subscribe(meeting)
+        except Exception as exc:  # the meeting's change matters more: the next change of
+            # the meeting retries, and the sweep's reconciliation reads the outcome anyway
+            _log.warning(
+                "subscription upkeep failed", extra={"meeting": meeting.id, "error": str(exc)}
+            )
+            return {}
+
+    def after_change(self, meeting: Meeting) -> Meeting:
+        try:
+            if meeting.status in (MeetingStatus.CANCELLED, MeetingStatus.DETACHED):
+                return self._subscriptions.release(meeting)
+        except Exception as exc:  # the change is stored and answered; Google expires an
+            # unrenewed subscription within 7 days, and disconnecting the user deletes it
+            _log.warning(
+                "subscription upkeep failed", extra={"meeting": meeting.id, "error": str(exc)}
+            )
+        return meeting
+
+
+class MeetEvents:
+    """The `meet_events` function's service: one delivered Workspace Event at a time."""
+
+    def __init__(
+        self,
+        *,
+        store: LiveStore,
+        meet: MeetPort,
+        directory: DirectoryPort,
+        subscriptions: Subscriptions,
+        sink: EventSink,
+        source: str,
+        now: Clock = utcnow,
+    ) -> None:
+        self._store = store
+        self._meet = meet
+        self._directory = directory
+        self._subscriptions = subscriptions
+        self._announcer = Announcer(store=store, sink=sink)
+        self._sink = sink
+        self._source = source
+        self._now = now
+        self._emails: dict[str, str] = {}
+
+    # -- one delivery ------------------------------------------------------------------------
+
+    def handle(self, data: Any, message_id: str) -> str:
+        """Process one push; returns what it did. A poison message raises
+        `PoisonEventError` (dead-lettered); a transient Google failure raises (retried)."""
+        try:
+            event = decode(data)
+        except PoisonEventError as exc:
+            _log.error(
+                "poison workspace event; it will be dead-lettered",
+                extra={"message_id": message_id, "reason": str(exc)},
+            )
+            raise
+        with logs.context(ce_type=event.type, ce_id=event.id):
+            if event.type in live.LIFECYCLE_TYPES:
+                return self._lifecycle(event)
+            if event.type not in live.EVENT_TYPES:
+                _log.info("workspace event ignored", extra={"type": event.type})
+                return "ignored"
+            space = live.space_of(event.source)
+            resource = live.changed_resource(event.data)
+            record = live.record_of(resource or event.subject)
+            if space is None or record is None:
+                _log.error(
+                    "poison workspace event; it will be dead-lettered",
+                    extra={"message_id": message_id, "reason": "no space or conference record"},
+                )
+                raise PoisonEventError(f"no space or conference record in {event.type}")
+            meetings = self._store.meetings_by_space(space)
+            if not meetings:
+                _log.info("workspace event for an unknown space", extra={"space": space})
+                return "unknown_space"
+            outcomes = [self.refresh(m, record)[1] for m in meetings]
+            return "updated" if "updated" in outcomes else outcomes[0]
+
+    def refresh(self, meeting: Meeting, record: str) -> tuple[Meeting, str]:
+        """Read conference record `record` now and merge it into the meeting: (record after,
+        `updated` | `unchanged` | `gone` | `revoked`)."""
+        try:
+            entry = self._read(meeting.organizer, record)
+        except NotFoundError:  # deleted 30 days after the conference: nothing more to learn
+            _log.info("conference record gone", extra={"meeting": meeting.id, "record": record})
+            return meeting, "gone"
+        except (AuthRevokedError, ForbiddenError) as exc:
+            _log.warning(
+                "conference record not readable",
+                extra={"meeting": meeting.id, "record": record, "error": str(exc)},
+            )
+            if isinstance(exc, AuthRevokedError):
+                mark_revoked(self._store, meeting.organizer, sink=self._sink, source=self._source)
+            return meeting, "revoked"
+        return self._merge(meeting, entry)
+
+    def reconcile(self, meeting: Meeting) -> tuple[Meeting, str]:
+        """Read every conference record of the meeting's space (the sweep, for meetings whose
+        outcome is unknown after their scheduled end: dropped events are caught here)."""
+        outcome = "unchanged"
+        try:
+            records = self._meet.list_conference_records(meeting.organizer, meeting.space)
+        except (AuthRevokedError, ForbiddenError, NotFoundError) as exc:
+            _log.warning("conference records not readable",
+                         extra={"meeting": meeting.id, "error": str(exc)})  # fmt: skip
+            return meeting, "revoked"
+        for record in sorted(records, key=lambda r: str(r.get("startTime", ""))):
+            meeting, result = self.refresh(meeting, str(record["name"]))
+            outcome = "updated" if result == "updated" else outcome
+        return meeting, outcome
+
+    def reconcile_due(self, limit: int = RECONCILE_PER_RUN) -> dict[str, list[str]]:
+        """The sweep's step: meetings past their scheduled end whose outcome is not known yet
+        get their space's conference records read; checked again hourly until a conference
+        has ended or the meeting is no longer followed (then its subscription goes)."""
+        now = self._now()
+        done: dict[str, list[str]] = {"reconciled": [], "updated": [], "released": []}
+        for meeting in self._store.meetings_to_reconcile(now, limit):
+            if meeting.space and meeting.status == MeetingStatus.READY:
+                meeting, outcome = self.reconcile(meeting)
+                if outcome == "updated":
+                    done["updated"].append(meeting.id)
+            done["reconciled"].append(meeting.id)
+            ended = any(c.get("state") == live.ENDED_STATE for c in meeting.conferences)
+            if ended or not needs_subscription(meeting, now):
+                self._subscriptions.check_later(meeting, None)
+                if not needs_subscription(meeting, now) and meeting.subscription:
+                    self._subscriptions.release(meeting)
+                    done["released"].append(meeting.id)
+            else:
+                self._subscriptions.check_later(meeting, now + CHECK_EVERY)
+        if done["reconciled"]:
+            _log.info("meetings reconciled", extra={k: len(v) for k, v in done.items()})
+        return done
+
+    # -- reading the truth -------------------------------------------------------------------
+
+    def _read(self, user: str, record_name: str) -> Json:
+        record = self._meet.get_conference_record(user, record_name)
+        pairs = [
+            (p, self._meet.list_participant_sessions(user, str(p["name"])))
+            for p in self._meet.list_participants(user, record_name)
+        ]
+        emails = {
+            uid: email
+            for p, _ in pairs
+            if (uid := str((p.get("signedinUser") or {}).get("user", "")))
+            and (email := self._email(user, uid))
+        }
+        return live.summarize(
+            record,
+            pairs,
+            emails,
+            self._meet.list_recordings(user, record_name),
+            self._meet.list_transcripts(user, record_name),
+        )
+
+    def _email(self, acting: str, user: str) -> str | None:
+        """`users/{id}` → email through the Directory, remembered for the instance's life."""
+        if user in self._emails:
+            return self._emails[user]
+        try:
+            email = self._directory.user_email(acting, user.split("/", 1)[-1])
+        except (NotFoundError, ForbiddenError) as exc:
+            _log.info("participant not in the directory", extra={"user": user, "error": str(exc)})
+            return None
+        if email:
+            if len(self._emails) >= _DIRECTORY_CACHE:
+                self._emails.clear()
+            self._emails[user] = email
+        return email
+
+    def _merge(self, meeting: Meeting, entry: Json) -> tuple[Meeting, str]:
+        for _ in range(_ATTEMPTS):
+            conferences, emits = live.merge(meeting.conferences, entry)
+            if conferences == meeting.conferences:
+                return self._announcer.flush(meeting), "unchanged"
+            saved = self._transition(meeting, {"conferences": conferences}, emits)
+            if saved is not None:
+                if emits:
+                    _log.info(
+                        "meeting conference changed",
+                        extra={"meeting": meeting.id, "emitted": emits, "record": entry["name"]},
+                    )
+                return saved, "updated"
+            fresh = self._store.get_meeting(meeting.id)
+            if fresh is None:
+                return meeting, "unchanged"
+            meeting = fresh
+        raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry")
+
+    def _transition(self, meeting: Meeting, fields: Json, emits: Sequence[str]) -> Meeting | None:
+        now = self._now()
+        updated = conference.apply(meeting, fields, now, emits=bool(emits))
+        announce = [conference.cloud_event(updated, kind, now, self._source) for kind in emits]
+        saved = self._store.update_meeting(meeting.id, if_unchanged(meeting, updated, announce))
+        return self._announcer.flush(saved) if saved is not None else None
+
+    # -- subscription lifecycle ------------------------------------------------------------------
+
+    def _lifecycle(self, event: WorkspaceEvent) -> str:
+        subscription = event.data.get("subscription")
+        if not isinstance(subscription, dict) or not subscription.get("name"):
+            raise PoisonEventError(f"{event.type} without its subscription")
+        name = str(subscription["name"])
+        space = live.space_of(str(subscription.get("targetResource", "")))
+        meetings = [
+            m for m in (self._store.meetings_by_space(space) if space else [])
+            if m.subscription == name
+        ]  # fmt: skip
+        if not meetings:
+            _log.info("lifecycle event for a subscription we do not hold",
+                      extra={"subscription": name})  # fmt: skip
+            return "unknown_subscription"
+        outcome = "ignored"
+        for meeting in meetings:
+            outcome = self._apply_lifecycle(event.type, meeting)
+        return outcome
+
+    def _apply_lifecycle(self, kind: str, meeting: Meeting) -> str:
+        needed = needs_subscription(meeting, self._now())
+        if kind == live.EXPIRED:
+            meeting = self._subscriptions.mark(meeting, EXPIRED)
+            if not needed:
+                return "expired"
+            after = self._subscriptions.ensure(meeting)
+            return "recreated" if after.subscription_state == ACTIVE else "expired"
+        if not needed:
+            self._subscriptions.release(meeting)
+            return "released"
+        if kind == live.EXPIRATION_REMINDER:
+            self._subscriptions.renew(meeting)
+            return "renewed"
+        # suspended: reactivate at once if the organizer is authorised (a transient
+        # endpoint problem); otherwise when they are again (`reactivate_user`)
+        meeting = self._subscriptions.mark(meeting, SUSPENDED)
+        user = self._store.get_user(meeting.organizer)
+        if user is not None and user.status == UserStatus.ACTIVE:
+            try:
+                after = self._subscriptions.reactivate(meeting)
+            except AuthRevokedError:  # the grant is gone: reconnecting resumes it
+                mark_revoked(self._store, meeting.organizer, sink=self._sink, source=self._source)
+                return "suspended"
+            return "reactivated" if after.subscription_state == ACTIVE else "suspended"
+        return "suspended"
