@@ -424,6 +424,7 @@ class Stack:
         self.create_topics()
         if self.function_urls:
             self.create_worker_subscription()
+            self.create_meet_events_subscription()
 
     # -- Pub/Sub resources (REST on the emulator) ----------------------------------------------
 
