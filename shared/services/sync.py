@@ -201,8 +201,7 @@ class SyncService:
             token: tuple[str, int] | None = None
             if state.sync_token:
                 try:
-                    first = early.page if early else None
-                    pages = self._pages(state, token=state.sync_token, first=first)
+                    pages = self._pages(state, token=state.sync_token, early=early)
                     token = self._run(state, report, pages, before_apply=flush_leftovers)
                 except FullSyncRequiredError:
                     _log.warning("sync token invalidated; running a full sync")
@@ -228,9 +227,9 @@ class SyncService:
         report.full_syncs += 1
         seen: set[str] = set()
         if early is not None and early.heads is not None:
-            time_min, pending, first = early.time_min, early.heads, early.page
+            time_min, pending = early.time_min, early.heads
         else:
-            time_min, first = self._time_min(), None
+            time_min, early = self._time_min(), None
             pending = self._background.submit(self._store.meeting_heads, state.key, _LIVE)
 
         @functools.cache
@@ -241,7 +240,7 @@ class SyncService:
             token = self._run(
                 state,
                 report,
-                self._pages(state, time_min=time_min, first=first),
+                self._pages(state, time_min=time_min, early=early),
                 seen=seen,
                 heads=heads,
                 token_version=state.token_version + 1,
@@ -260,9 +259,11 @@ class SyncService:
         *,
         token: str | None = None,
         time_min: str | None = None,
-        first: Future[EventPage] | None = None,
+        early: _Early | None = None,
     ) -> Iterator[EventPage]:
-        """The listing page by page; `first` is its first page, already requested."""
+        """The listing page by page; `early` may hold its first page, already requested
+        (taken here, so that nothing else keeps it alive once it is used)."""
+        first = early.take_page() if early is not None else None
         page_token: str | None = None
         while True:
             if first is not None:
@@ -381,15 +382,21 @@ _Taken = tuple[Acquire, CalendarState | None]
 """The lease decision's outcome and the state it wrote: the holder starts from it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Early:
     """A pass's first reads, started while the lease write was in flight."""
 
     basis: tuple[str, int]
     """The (sync token, token version) they were made for."""
     time_min: str
-    page: Future[EventPage]
+    page: Future[EventPage] | None
     heads: Future[list[MeetingHead]] | None
+
+    def take_page(self) -> Future[EventPage] | None:
+        """The first page, handed over once: the listing drops it after use (a page of
+        2,500 events must not stay alive for the rest of the sync)."""
+        page, self.page = self.page, None
+        return page
 
 
 def _basis(state: CalendarState) -> tuple[str, int]:

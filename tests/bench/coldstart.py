@@ -104,6 +104,28 @@ def _worker_push() -> bytes:
     return json.dumps({"message": message, "subscription": "projects/p/subscriptions/s"}).encode()
 
 
+def _meet_push() -> bytes:
+    """A Pub/Sub push of a Workspace Events CloudEvent (conference started) for a space no
+    meeting holds: meet_events queries Firestore for it and acknowledges."""
+    record = "conferenceRecords/coldstart"
+    message = {
+        "data": base64.b64encode(
+            json.dumps({"conferenceRecord": {"name": record}}).encode()
+        ).decode(),
+        "attributes": {
+            "ce-type": "google.workspace.meet.conference.v2.started",
+            "ce-source": "//meet.googleapis.com/spaces/coldstart",
+            "ce-subject": f"//meet.googleapis.com/{record}",
+            "ce-id": f"coldstart-{time.monotonic_ns()}",
+            "ce-specversion": "1.0",
+            "content-type": "application/json",
+        },
+        "messageId": f"coldstart-{time.monotonic_ns()}",
+        "publishTime": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    return json.dumps({"message": message, "subscription": "projects/p/subscriptions/s"}).encode()
+
+
 def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
     """One real request per function (built per start: the worker's signal is timestamped).
     `notification`: the headers of a genuine notification of a watched calendar."""
@@ -124,6 +146,14 @@ def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
             body=_worker_push(),
             headers=json_headers,
             why="push of a signal for an unwatched calendar: lease write, ack",
+        ),
+        "meet_events": Probe(
+            "POST",
+            f"/projects/{project}/topics/workspace-events",
+            200,
+            body=_meet_push(),
+            headers=json_headers,
+            why="push of a Meet event for a space no meeting holds: space query, ack",
         ),
         "create_meeting": Probe(
             "GET", "/meetings/does-not-exist", 404, why="unknown meeting: meeting read, 404"
