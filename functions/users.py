@@ -21,15 +21,15 @@ _USER_PATH = re.compile(r"^/users/([^/]+)/?$")
 @functions_framework.http
 @guard
 def users(request: flask.Request) -> flask.Response:
-    service = wiring.user_service()
     if (request.path.rstrip("/") or "/") == "/users":
         method(request, "POST")
-        user, created = service.register(read_json(request, wiring.settings().max_body_bytes))
+        body = read_json(request, wiring.settings().max_body_bytes)
+        user, created = wiring.user_service().register(body)
         return respond(user, 201 if created else 200)
     match = _USER_PATH.match(request.path)
     if match:
         method(request, "GET", "DELETE")
         if request.method == "DELETE":
-            return respond(service.disconnect(match.group(1)))
-        return respond(service.describe(match.group(1)))
+            return respond(wiring.user_service().disconnect(match.group(1)))
+        return respond(wiring.user_service().describe(match.group(1)))
     raise no_route(request, "use /users or /users/{email}")
