@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from functions.connect import connect
     from functions.create_meeting import create_meeting
     from functions.import_events import import_events
+    from functions.maintenance import maintenance
     from functions.meet_events import meet_events
     from functions.renew_channels import renew_channels
     from functions.sync_worker import sync_worker
@@ -30,6 +31,7 @@ __all__ = [
     "connect",
     "create_meeting",
     "import_events",
+    "maintenance",
     "meet_events",
     "renew_channels",
     "sync_worker",
@@ -42,6 +44,7 @@ _MODULES = {
     "connect": "functions.connect",
     "create_meeting": "functions.create_meeting",
     "import_events": "functions.import_events",
+    "maintenance": "functions.maintenance",
     "meet_events": "functions.meet_events",
     "renew_channels": "functions.renew_channels",
     "sync_worker": "functions.sync_worker",

@@ -19,7 +19,7 @@ from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 
-from devstack.stack import Stack
+from devstack.stack import Stack, wait_until
 from shared.domain.models import CalendarState, Meeting, calendar_key
 from shared.store.firestore import Store
 
@@ -122,10 +122,36 @@ class Env:
         assert response.status_code in (201, 202), response.text
         return dict(response.json())
 
-    def sweep(self) -> Any:
-        response = self.call("renew_channels", "POST", "/", {"action": "sweep"})
+    def sweep(self, *, stale_only: bool = False) -> dict[str, Any]:
+        """A sweep run as the scheduler starts it (every watched calendar unless
+        `stale_only`), waited for: the merged report of its shard jobs."""
+        body = {"action": "sweep", "all": not stale_only}
+        return self.maintenance_run(body)
+
+    def renew(self) -> dict[str, Any]:
+        """A renewal run as the scheduler starts it, waited for (merged shard reports)."""
+        return self.maintenance_run({"action": "renew"})
+
+    def maintenance_run(self, body: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+        """Dispatch through `renew_channels`, then wait until every shard job of the run has
+        stored its final report; the ids behind each count, merged over the shards."""
+        response = self.call("renew_channels", "POST", "/", body)
         assert response.status_code == 200, response.text
-        return response.json()
+        answer = dict(response.json())
+        run, shards = answer["run"], int(answer["shards"])
+        finished: dict[str, Any] = {}
+
+        def done() -> bool:
+            reports = [r for r in self.store.reports_of_run(run) if r.shard >= 0]
+            finished["reports"] = reports
+            return {r.shard for r in reports if r.done} == set(range(shards))
+
+        wait_until(done, timeout=timeout, what=f"maintenance run {run}", interval=0.1)
+        merged: dict[str, list[str]] = {}
+        for report in finished["reports"]:
+            for name, ids in report.details.items():
+                merged.setdefault(name, []).extend(ids)
+        return {**answer, **merged}
 
     # -- product state ---------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ FUNCTIONS: tuple[str, ...] = (
     "users",
     "connect",
     "meet_events",
+    "maintenance",
 )
 TOPICS = (
     "calendar-changes",
@@ -53,7 +54,11 @@ TOPICS = (
     "meeting-events",
     "workspace-events",
     "workspace-events-dead-letter",
+    "maintenance",
+    "maintenance-dead-letter",
 )
+MAINTENANCE_SUBSCRIPTION = "maintenance-maintenance"
+MAINTENANCE_DEAD_LETTER_SUBSCRIPTION = "maintenance-dead-letter"
 WORKER_SUBSCRIPTION = "sync-worker"
 DEAD_LETTER_SUBSCRIPTION = "calendar-changes-dead-letter"
 EVENTS_SUBSCRIPTION = "meeting-events-observer"
@@ -472,31 +477,44 @@ class Stack:
         )
 
     def create_meet_events_subscription(self) -> None:
-        """Push subscription from `workspace-events` (where the workspace emulator publishes
-        Meet events, as Google does) to `meet_events`, with a dead letter, as in Terraform."""
-        if "meet_events" not in self.function_urls:
-            return
-        topic = f"projects/{self.project}/topics/workspace-events"
-        self._pubsub(
-            "PUT",
-            f"subscriptions/{MEET_DEAD_LETTER_SUBSCRIPTION}",
-            {"topic": f"{topic}-dead-letter"},
-        )
-        self._pubsub(
-            "PUT",
-            f"subscriptions/{MEET_EVENTS_SUBSCRIPTION}",
-            {
-                "topic": topic,
-                "pushConfig": {"pushEndpoint": f"{self.function_urls['meet_events']}/{topic}"},
-                "ackDeadlineSeconds": 60,
-                "enableMessageOrdering": True,
-                "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
-                "deadLetterPolicy": {
-                    "deadLetterTopic": f"{topic}-dead-letter",
-                    "maxDeliveryAttempts": 5,
+        """Push subscriptions from `workspace-events` (where the workspace emulator publishes
+        Meet events, as Google does) to `meet_events`, and from `maintenance` (shard jobs)
+        to `maintenance`, each with a dead letter, as in Terraform."""
+        for function, topic, name, dead, ordered in (
+            (
+                "meet_events",
+                "workspace-events",
+                MEET_EVENTS_SUBSCRIPTION,
+                MEET_DEAD_LETTER_SUBSCRIPTION,
+                True,
+            ),
+            (
+                "maintenance",
+                "maintenance",
+                MAINTENANCE_SUBSCRIPTION,
+                MAINTENANCE_DEAD_LETTER_SUBSCRIPTION,
+                False,
+            ),
+        ):
+            if function not in self.function_urls:
+                continue
+            path = f"projects/{self.project}/topics/{topic}"
+            self._pubsub("PUT", f"subscriptions/{dead}", {"topic": f"{path}-dead-letter"})
+            self._pubsub(
+                "PUT",
+                f"subscriptions/{name}",
+                {
+                    "topic": path,
+                    "pushConfig": {"pushEndpoint": f"{self.function_urls[function]}/{path}"},
+                    "ackDeadlineSeconds": 60,
+                    "enableMessageOrdering": ordered,
+                    "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+                    "deadLetterPolicy": {
+                        "deadLetterTopic": f"{path}-dead-letter",
+                        "maxDeliveryAttempts": 5,
+                    },
                 },
-            },
-        )
+            )
 
     # -- state -----------------------------------------------------------------------------------
 

@@ -1,25 +1,29 @@
-"""Entry point `renew_channels` (HTTP, called by Cloud Scheduler): renewal and sweep."""
+"""Entry point `renew_channels` (HTTP, called by Cloud Scheduler): dispatches a renew or sweep
+run over the `maintenance` topic and answers at once."""
 
 import flask
 import functions_framework
 
 from shared import wiring
 from shared.http import guard, method, read_json, respond
-from shared.services.channels import maintenance_action
+from shared.services.maintenance import Dispatch, parse
 
 
 @functions_framework.http
 @guard
 def renew_channels(request: flask.Request) -> flask.Response:
-    """`{"action": "renew"}` replaces expiring channels; `{"action": "sweep"}` enqueues a sync
-    of every watched calendar (the only protection against dropped notifications)."""
+    """`{"action": "renew"}` (the default) or `{"action": "sweep"}` (`"all": true` to sweep
+    every watched calendar, not only the stale): one job per shard is published and the
+    answer names the run (`meetsync` follows its reports); a bound on the pile of
+    meetings whose outcome is due rides on the sweep."""
     method(request, "POST")
-    action = maintenance_action(read_json(request, wiring.settings().max_body_bytes))
-    if action == "sweep":
-        enqueued = wiring.sweeper().sweep()
+    body = read_json(request, wiring.settings().max_body_bytes)
+    kind = body.get("action", body.get("kind", "renew"))
+    parsed = parse({"kind": kind, "all": body.get("all", False)})
+    assert isinstance(parsed, Dispatch)  # no shard given: always a dispatch
+    answer = wiring.maintenance().dispatch(parsed.kind, sweep_all=parsed.sweep_all)
+    if parsed.kind == "sweep":
         # a small bounded step: meetings past their end whose outcome is not known yet
         reconciled = wiring.meet_events().reconcile_due()
-        return respond(
-            {"enqueued": enqueued, "meetings": {k: len(v) for k, v in reconciled.items()}}
-        )
-    return respond(wiring.channel_service().renew().to_dict())
+        answer["meetings"] = {k: len(v) for k, v in reconciled.items()}
+    return respond(answer)

@@ -18,6 +18,7 @@ from meetsync_cli.records import ALL_MEETINGS, known_calendar
 from meetsync_cli.target import CliError, Target
 from shared.domain.errors import ApiError
 from shared.domain.models import CalendarStatus, RunOutcome, RunReport
+from shared.services.runs import latest_run
 
 # -- renew, sweep ---------------------------------------------------------------------------
 
@@ -25,17 +26,18 @@ from shared.domain.models import CalendarStatus, RunOutcome, RunReport
 def maintenance(ctx: Context) -> int:
     """`renew` / `sweep`: trigger a run as Cloud Scheduler does, wait for its stored report."""
     kind, store = ctx.args.command, ctx.target.store
-    previous = store.last_run(kind)
+    previous = latest_run(store, kind)
     deadline = time.monotonic() + ctx.args.timeout
     with ctx.out.progress(bar=False) as progress:
         progress.add_task(f"{kind}: running", total=None)
         ctx.target.trigger(kind)
-        run = store.last_run(kind)
-        while run is None or (previous is not None and run.id == previous.id):
+        run = latest_run(store, kind)
+        # the run fans out over shard jobs: wait until every one has reported
+        while run is None or not run.done or (previous is not None and run.id == previous.id):
             if time.monotonic() > deadline:
                 raise CliError(f"no report of the {kind} run came in {ctx.args.timeout:.0f} s")
             time.sleep(0.5)
-            run = store.last_run(kind)
+            run = latest_run(store, kind)
     _show_run(ctx, run)
     return 0 if run.outcome == RunOutcome.OK else 1
 

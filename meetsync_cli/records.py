@@ -27,6 +27,7 @@ from shared.domain.models import (
     calendar_key,
 )
 from shared.domain.ports import Json
+from shared.services.runs import latest_run
 from shared.store.firestore import MEETINGS, USERS
 
 ALL_CHANNELS = [s.value for s in ChannelState]
@@ -43,8 +44,8 @@ def status(ctx: Context) -> int:
         channels=store.channels_in_state(ALL_CHANNELS),
         meetings=store.count_by(MEETINGS, "status", ALL_MEETINGS),
         dead_letter=len(DeadLetters(ctx.target).peek()),
-        last_renew=store.last_run("renew"),
-        last_sweep=store.last_run("sweep"),
+        last_renew=latest_run(store, "renew"),
+        last_sweep=latest_run(store, "sweep"),
         now=now,
         stale_after=ctx.args.stale_after,
     )

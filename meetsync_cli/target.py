@@ -196,24 +196,12 @@ class Target:
         return out.stdout.strip()
 
     def trigger(self, action: str) -> None:
-        """Run renew or sweep as the scheduler does: POST the action to renew_channels on the
-        local stack; in the cloud (renew_channels takes internal traffic only) run the
-        Cloud Scheduler job."""
-        if self.local:
-            status, body = self.call("renew_channels", "POST", "/", body={"action": action})
-            if status >= 300:
-                raise CliError(f"renew_channels answered {status}: {body}")
-            return
-        import google.auth
-        from google.auth.transport.requests import AuthorizedSession
+        """Start a renew or sweep run as the scheduler's does: a `{"kind": ...}` message on
+        the `maintenance` topic, which the maintenance function dispatches over the shards
+        (the same path locally and in the cloud, with the caller's Pub/Sub rights)."""
+        from shared.domain.errors import PublishError
 
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/cloud-platform"]
-        )
-        job = self.scheduler_jobs[action]
-        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        response = session.post(
-            f"https://cloudscheduler.googleapis.com/v1/{job}:run", json={}, timeout=60
-        )
-        if response.status_code >= 300:
-            raise CliError(f"running {job}: {response.status_code} {response.text[:300]}")
+        try:
+            self.publisher.publish(self.settings.maintenance_topic, {"kind": action})
+        except PublishError as exc:
+            raise CliError(f"could not start the {action} run: {exc}") from None

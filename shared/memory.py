@@ -15,8 +15,8 @@ import datetime as dt
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
 
 from shared.domain.errors import (
     AuthRevokedError,
@@ -38,7 +38,7 @@ from shared.domain.models import (
     RunReport,
     User,
 )
-from shared.domain.ports import EventPage, Json, SignIn
+from shared.domain.ports import EventPage, Json, Message, SignIn
 from shared.domain.signin import PRODUCT_SCOPES, pkce_challenge
 
 T = TypeVar("T")
@@ -49,14 +49,54 @@ def _copy(record: R) -> R:
     return type(record).from_dict(copy.deepcopy(record.to_dict()))
 
 
+S = TypeVar("S", bound=CalendarState | Channel)
+
+
+class _ByShard(dict[str, S]):
+    """Records by id, also indexed by shard (as Firestore's composite indexes serve the
+    maintenance queries), so a shard job reads its shard, not every record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shards: dict[int, set[str]] = {}
+
+    def __setitem__(self, key: str, value: S) -> None:
+        super().__setitem__(key, value)
+        self.shards.setdefault(value.shard, set()).add(key)
+
+    def __delitem__(self, key: str) -> None:
+        self.shards.get(super().__getitem__(key).shard, set()).discard(key)
+        super().__delitem__(key)
+
+    def in_shard(self, shard: int) -> list[S]:
+        return [self[k] for k in self.shards.get(shard, ()) if k in self]
+
+
+def _due(
+    records: Iterable[S],
+    when: Callable[[S], dt.datetime | None],
+    due: dt.datetime,
+    after: dt.datetime | None,
+    limit: int,
+) -> list[S]:
+    """`after < when(r) <= due`, soonest first, at most `limit` (copies)."""
+    found = [
+        (at, r)
+        for r in records
+        if (at := when(r)) is not None and at <= due and (after is None or at > after)
+    ]
+    found.sort(key=lambda pair: pair[0])
+    return [cast(S, type(r).from_dict(copy.deepcopy(r.to_dict()))) for _, r in found[:limit]]
+
+
 class MemoryStore:
     """Users, calendars, channels and meetings in dicts; `ops` counts reads, writes and
     queries by kind, `writes_by_doc` the writes to each document."""
 
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
-        self.calendars: dict[str, CalendarState] = {}
-        self.channels: dict[str, Channel] = {}
+        self.calendars: _ByShard[CalendarState] = _ByShard()
+        self.channels: _ByShard[Channel] = _ByShard()
         self.meetings: dict[str, Meeting] = {}
         self.states: dict[str, dt.datetime] = {}
         """Used sign-in state nonces → when their record may be purged."""
@@ -169,7 +209,46 @@ class MemoryStore:
                 self._wrote(f"calendars/{key}")
                 return result
 
+    def calendars_to_sweep(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[CalendarState]:
+        self.ops["query"] += 1
+        watched = (s for s in self.calendars.in_shard(shard) if s.status == "watching")
+        return _due(watched, lambda s: s.next_sweep_at, due, after, limit)
+
     # -- channels ------------------------------------------------------------------------
+
+    def modify_channel(
+        self, channel_id: str, decide: Callable[[Channel | None], tuple[T, Channel | None]]
+    ) -> T:
+        while True:
+            self.ops["read"] += 1
+            seen = self.channels.get(channel_id)
+            result, new = decide(_copy(seen) if seen else None)
+            if new is None:
+                return result
+            if self.before_write:
+                self.before_write(f"channels/{channel_id}")
+            with self._lock:
+                if self.channels.get(channel_id) is not seen:
+                    continue  # another writer got in first: decide again
+                self.channels[channel_id] = _copy(new)
+                self._wrote(f"channels/{channel_id}")
+                return result
+
+    def channels_expiring(
+        self, shard: int, before: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        self.ops["query"] += 1
+        active = (c for c in self.channels.in_shard(shard) if c.state == "active")
+        return _due(active, lambda c: c.expiration, before, after, limit)
+
+    def channels_to_stop(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        self.ops["query"] += 1
+        stopping = (c for c in self.channels.in_shard(shard) if c.state == "stopping")
+        return _due(stopping, lambda c: c.stop_after, due, after, limit)
 
     def get_channel(self, channel_id: str) -> Channel | None:
         self.ops["read"] += 1
@@ -291,6 +370,10 @@ class MemoryStore:
         self.ops["query"] += 1
         runs = [r for r in self.runs.values() if r.kind == kind]
         return _copy(max(runs, key=lambda r: r.started_at)) if runs else None
+
+    def reports_of_run(self, run: str) -> list[RunReport]:
+        self.ops["query"] += 1
+        return [_copy(r) for r in self.runs.values() if r.run == run]
 
     def record_failure(self, failure: DeliveryFailure) -> DeliveryFailure:
         with self._lock:
@@ -833,6 +916,12 @@ class MemoryPublisher:
             (copy.deepcopy(data), ordering_key, dict(attributes or {}))
         )
         return str(next(self._ids))
+
+    def publish_many(self, topic: str, messages: Sequence[Message]) -> list[str]:
+        return [
+            self.publish(topic, m.data, ordering_key=m.ordering_key, attributes=m.attributes)
+            for m in messages
+        ]
 
 
 class MemorySink:

@@ -102,6 +102,8 @@ class Settings:
     meeting_events_topic: str = field(
         default="meeting-events", metadata=_env("MEETING_EVENTS_TOPIC")
     )
+    maintenance_topic: str = field(default="maintenance", metadata=_env("MAINTENANCE_TOPIC"))
+    """Shard jobs of the maintenance runs (renew, sweep), read by the `maintenance` function."""
     workspace_events_topic: str = field(
         default="workspace-events", metadata=_env("WORKSPACE_EVENTS_TOPIC")
     )
@@ -118,6 +120,18 @@ class Settings:
     channel_cache_seconds: float = field(default=30.0, metadata=_env("CHANNEL_CACHE_SECONDS"))
     """How long the webhook holds a live channel's record (0: read it for every notification);
     a stopped channel is still accepted this long, costing one redundant sync at most."""
+
+    sweep_age_seconds: int = field(default=21_600, metadata=_env("SWEEP_AGE_SECONDS"))
+    """A calendar is swept (synced without a notification) once its last successful sync is
+    this old, less up to a quarter of jitter: the bound on how long a dropped notification
+    goes unnoticed. The sweep costs O(stale calendars), not O(all)."""
+    calendar_budget_per_min: int = field(default=8_000, metadata=_env("CALENDAR_BUDGET_PER_MIN"))
+    """The project's Calendar API budget in calls/min (Google's quota: 10,000/min per project,
+    600/min per user). Every Calendar caller counts against it."""
+    calendar_budget_instances: int = field(default=1, metadata=_env("CALENDAR_BUDGET_INSTANCES"))
+    """How many instances share the budget (Terraform sets the sum of the maximum instances of
+    every function that calls Calendar): each instance's token bucket refills at
+    budget / instances per minute, so the project never exceeds the budget."""
 
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""

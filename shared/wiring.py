@@ -31,14 +31,15 @@ if TYPE_CHECKING:
     )
     from shared.google.oauth import GoogleOAuth
     from shared.google.workspace import (
-        CalendarAdapter,
         DirectoryAdapter,
         MeetAdapter,
         WorkspaceEventsAdapter,
     )
+    from shared.services.budget import BudgetedCalendar
     from shared.services.channels import ChannelService
     from shared.services.importer import Importer
     from shared.services.live import MeetEvents, SpaceHooks, Subscriptions
+    from shared.services.maintenance import MaintenanceService
     from shared.services.meetings import MeetingService
     from shared.services.onboarding import Onboarding
     from shared.services.signals import SignalService, Sweeper
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
     from shared.services.worker import Worker
     from shared.store.firestore import Store
     from shared.store.pubsub import Publisher, TopicSink
+
+
+CALENDAR_BUDGET_WAIT_SECONDS = 20.0
+"""The longest a call waits for the budget before its work goes back to be retried (a
+worker's message to Pub/Sub, a maintenance job to its next run, a request to its
+client as 503): a third of the shortest timeout of a function that calls Calendar."""
 
 
 @functools.cache
@@ -132,10 +139,17 @@ def apis() -> Apis:
 
 
 @functools.cache
-def calendar() -> CalendarAdapter:
+def calendar() -> BudgetedCalendar:
+    """Calendar, every call counted against this instance's share of the project budget
+    (`shared.services.budget`)."""
     from shared.google.workspace import CalendarAdapter
+    from shared.services.budget import BudgetedCalendar, TokenBucket
 
-    return CalendarAdapter(apis())
+    s = settings()
+    bucket = TokenBucket(s.calendar_budget_per_min / s.calendar_budget_instances)
+    return BudgetedCalendar(
+        CalendarAdapter(apis()), bucket, max_wait_seconds=CALENDAR_BUDGET_WAIT_SECONDS
+    )
 
 
 @functools.cache
@@ -216,6 +230,7 @@ def sync_service() -> SyncService:
             full_sync_days=s.full_sync_days,
             source=f"//meetsync.{s.project}/meetings",
             settle_seconds=s.sync_settle_seconds,
+            sweep_age_seconds=s.sweep_age_seconds,
         ),
     )
 
@@ -237,7 +252,10 @@ def worker() -> Worker:
     from shared.services.worker import Worker
 
     return Worker(
-        sync=sync_service(), failures=store(), max_age_seconds=settings().max_message_age_seconds
+        sync=sync_service(),
+        failures=store(),
+        max_age_seconds=settings().max_message_age_seconds,
+        on_unreachable=lambda key, error: channel_service().mark_unreachable(key, error),
     )
 
 
@@ -270,6 +288,22 @@ def sweeper() -> Sweeper:
     from shared.services.signals import Sweeper
 
     return Sweeper(calendars=store(), signals=signal_service(), now=utcnow)
+
+
+@functools.cache
+def maintenance() -> MaintenanceService:
+    from shared.services.maintenance import MaintenanceService
+
+    s = settings()
+    return MaintenanceService(
+        publisher=publisher(),
+        topic=s.maintenance_topic,
+        channels=channel_service(),
+        sweeper=sweeper(),
+        runs=store(),
+        sweep_age_seconds=s.sweep_age_seconds,
+        now=utcnow,
+    )
 
 
 def event_source(s: Settings | None = None) -> str:

@@ -29,6 +29,12 @@ class RateLimitedError(TransientError):
     """403/429 usage limits: retry with backoff, then tell the caller to come back later."""
 
 
+class BudgetExhaustedError(TransientError):
+    """Our own Calendar budget (`shared.services.budget`) has no call to spare within the
+    caller's wait: the work goes back to Pub/Sub and comes again after its backoff,
+    rather than meeting Google's 403/429."""
+
+
 class FullSyncRequiredError(ApiError):
     """410 fullSyncRequired: the sync token is dead; drop it and sync in full."""
 
@@ -39,6 +45,11 @@ class GoneError(ApiError):
 
 class NotFoundError(ApiError):
     """404: the calendar, event or space does not exist (or is not visible to this user)."""
+
+
+class CalendarGoneError(NotFoundError):
+    """Listing a calendar's events answered 404: the calendar is gone (or no longer
+    visible to its owner), so its syncs stop rather than retry."""
 
 
 class DuplicateError(ApiError):

@@ -80,16 +80,25 @@ def acquire(
 
 
 def release(
-    state: CalendarState | None, *, owner: str, now: dt.datetime, lease_seconds: int
+    state: CalendarState | None,
+    *,
+    owner: str,
+    now: dt.datetime,
+    lease_seconds: int,
+    sweep_after: dt.timedelta | None = None,
 ) -> tuple[bool, CalendarState | None]:
     """Finish one sync pass: (True, renewed state) to sync again if dirty, else release.
 
+    A successful pass puts the calendar's next sweep `sweep_after` away (in the same
+    write), so the sweep only ever visits calendars nothing has synced for that long.
     A holder that lost its lease (expired and taken) releases nothing.
     """
     if state is None or state.lease_owner != owner:
         return False, None
     state.last_sync_finished = now
     state.syncs += 1
+    if sweep_after is not None:
+        state.next_sweep_at = now + sweep_after
     if state.dirty and state.status == "watching":
         state.dirty = False
         state.lease_expires = now + dt.timedelta(seconds=lease_seconds)
@@ -120,11 +129,14 @@ def finish(
     lease_seconds: int,
     token: str,
     version: int,
+    sweep_after: dt.timedelta | None = None,
 ) -> tuple[Finish, CalendarState | None]:
     """End a pass: store its sync token and release (or renew, if dirty) the lease, in one
     write; a holder that lost the lease stores nothing."""
     saved, state = save_token(state, owner=owner, token=token, version=version)
     if not saved:
         return Finish.LOST, None
-    again, state = release(state, owner=owner, now=now, lease_seconds=lease_seconds)
+    again, state = release(
+        state, owner=owner, now=now, lease_seconds=lease_seconds, sweep_after=sweep_after
+    )
     return (Finish.AGAIN if again else Finish.RELEASED), state

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from shared.domain import live
+from shared.domain.shards import shard_of
+
+NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""A time before anything: the next sweep of a calendar never synced."""
 
 
 def utcnow() -> dt.datetime:
@@ -136,6 +140,16 @@ class CalendarState(_Record):
     syncs: int = 0
     status_reason: str = ""
     next_sweep_at: dt.datetime | None = None
+    """When the sweep syncs this calendar unless a sync succeeds first (the one time field
+    of a calendar that is indexed: the sweep queries on it)."""
+    shard: int = -1
+    """`shards.shard_of(key)`, set on creation; maintenance jobs query one shard each."""
+
+    def __post_init__(self) -> None:
+        if self.shard < 0:
+            self.shard = shard_of(self.key)
+        if self.next_sweep_at is None:  # never synced: due for the sweep at once
+            self.next_sweep_at = NEVER
 
 
 @dataclass(slots=True)
@@ -153,6 +167,17 @@ class Channel(_Record):
     """When a replaced channel is stopped (end of the overlap)."""
     purge_at: dt.datetime | None = None
     """Firestore TTL: stopped channels are deleted after this."""
+    renewal_claim: str = ""
+    """The run renewing this channel: set with a precondition before a replacement is
+    opened, so overlapping runs and redelivered jobs never open two."""
+    renewal_claimed_until: dt.datetime | None = None
+    """A claim whose holder died lapses at this time and may be taken again."""
+    shard: int = -1
+    """The calendar's shard (`shards.shard_of`); renewal jobs query one shard each."""
+
+    def __post_init__(self) -> None:
+        if self.shard < 0:
+            self.shard = shard_of(self.calendar_key)
 
 
 PENDING_FIELD = "announce_pending"
@@ -337,6 +362,12 @@ class RunReport(_Record):
     error: str = ""
     purge_at: dt.datetime | None = None
     """Firestore TTL: old reports are deleted after this."""
+    run: str = ""
+    """The fanned-out run this report belongs to (its dispatch and every shard job share it)."""
+    shard: int = -1
+    """The shard this job covered; -1 for the dispatch."""
+    done: bool = True
+    """False when the job ran out of time and published its continuation."""
 
     @classmethod
     def of(
@@ -349,9 +380,23 @@ class RunReport(_Record):
         outcome: str,
         error: str = "",
         keep: dt.timedelta = dt.timedelta(days=30),
+        run: str = "",
+        shard: int = -1,
+        part: int = 0,
+        done: bool = True,
     ) -> RunReport:
+        """A report; one of a fanned-out run is keyed by run, shard and continuation part, so a
+        redelivered job overwrites its own report instead of adding one."""
+        ident = (
+            f"{kind}-{run}-s{shard:02d}-p{part}"
+            if run
+            else f"{kind}-{started.strftime('%Y%m%dT%H%M%S.%fZ')}"
+        )
         return cls(
-            id=f"{kind}-{started.strftime('%Y%m%dT%H%M%S.%fZ')}",
+            id=ident,
+            run=run,
+            shard=shard,
+            done=done,
             kind=kind,
             started_at=started,
             finished_at=finished,

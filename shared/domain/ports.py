@@ -9,7 +9,7 @@ simulation). Events and spaces travel as the plain JSON dicts the APIs define.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -156,6 +156,15 @@ class EventSink(Protocol):
     def emit(self, event: Json, *, ordering_key: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a `Publisher.publish_many`."""
+
+    data: Json
+    ordering_key: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
 class Publisher(Protocol):
     """A topic publisher that returns only once the message is accepted (its id), and
     raises `PublishError` when it is not."""
@@ -168,6 +177,12 @@ class Publisher(Protocol):
         ordering_key: str = "",
         attributes: dict[str, str] | None = None,
     ) -> str: ...
+
+    def publish_many(self, topic: str, messages: Sequence[Message]) -> list[str]:
+        """Publish all at once (their futures together, not one confirmed publish at a
+        time); the message ids in order. Raises `PublishError` if any was not accepted
+        (those before it may have been: a caller's retry must be harmless)."""
+        ...
 
 
 class UserStore(Protocol):
@@ -252,6 +267,13 @@ class CalendarStore(Protocol):
         state to store or None to leave it); it runs again if another writer got in first."""
         ...
 
+    def calendars_to_sweep(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[CalendarState]:
+        """Watched calendars of `shard` whose `next_sweep_at` is at or before `due` (and after
+        `after`, the cursor), oldest first, at most `limit`."""
+        ...
+
 
 class ChannelStore(Protocol):
     def get_channel(self, channel_id: str) -> Channel | None: ...
@@ -263,6 +285,26 @@ class ChannelStore(Protocol):
     def channels_for(self, calendar_key: str) -> list[Channel]: ...
 
     def channels_in_state(self, states: Iterable[str]) -> list[Channel]: ...
+
+    def modify_channel(
+        self, channel_id: str, decide: Callable[[Channel | None], tuple[T, Channel | None]]
+    ) -> T:
+        """Conditional read-modify-write of one channel, as `modify_calendar`."""
+        ...
+
+    def channels_expiring(
+        self, shard: int, before: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        """Active channels of `shard` expiring at or before `before` (and after the cursor
+        `after`), soonest first, at most `limit`."""
+        ...
+
+    def channels_to_stop(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        """Replaced channels of `shard` whose overlap ended at or before `due` (after the
+        cursor `after`), earliest first, at most `limit`."""
+        ...
 
 
 class MeetingStore(Protocol):
@@ -293,6 +335,10 @@ class RunStore(Protocol):
 
     def last_run(self, kind: str) -> RunReport | None:
         """The latest run of `kind` (by start time), if any is kept."""
+        ...
+
+    def reports_of_run(self, run: str) -> list[RunReport]:
+        """Every stored report of one fanned-out run (its dispatch and each shard job)."""
         ...
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shared import logs
-from shared.domain import validate
+from shared.domain import renewal, validate
 from shared.domain.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
 from shared.domain.ids import new_token, token_hash
 from shared.domain.models import (
@@ -37,19 +38,20 @@ from shared.domain.ports import (
     UserRecords,
 )
 from shared.domain.refusals import Kind, Refusal
-from shared.services.runs import Summary, recorded
+from shared.services.runs import Resume, Summary
 from shared.services.users import active_user, mark_revoked
 
 _log = logs.get(__name__)
 _PURGE_AFTER = dt.timedelta(days=7)
-
-
-def maintenance_action(body: dict[str, Any]) -> str:
-    """The scheduler's `{"action": "renew" | "sweep"}` (renew when absent)."""
-    action = body.get("action", "renew")
-    if action not in ("renew", "sweep"):
-        raise Refusal(Kind.INVALID, "action must be 'renew' or 'sweep'", "action")
-    return str(action)
+_PAGE = 200
+"""Channels read per query page of a renewal job."""
+_CLAIM_HOLD = dt.timedelta(minutes=5)
+"""Longer than a renewal job may run (60 s): a live holder's claim never lapses under it."""
+TTL_JITTER = 0.1
+"""A channel asks for up to 10% less than the configured lifetime, at random, so calendars
+onboarded together do not all come due together (7 days spread over ~17 hours)."""
+STOP_STAGE = "stop"
+RENEW_STAGE = "renew"
 
 
 def watch_target(body: dict[str, Any]) -> tuple[str, str]:
@@ -108,7 +110,9 @@ class ChannelService:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         sink: EventSink | None = None,
         source: str = "",
+        random_fraction: Callable[[], float] = random.random,
     ) -> None:
+        self._random = random_fraction
         self._store = store
         self._calendar = calendar
         self._config = config
@@ -141,8 +145,14 @@ class ChannelService:
             self._store.put_calendar(state)
         channel = self._open_channel(state)
         state.status = CalendarStatus.WATCHING
+        # due for a sweep at once: if the first sync below fails, the sweep retries it
         self._store.update_calendar(
-            key, {"resource_id": channel.resource_id, "status": CalendarStatus.WATCHING.value}
+            key,
+            {
+                "resource_id": channel.resource_id,
+                "status": CalendarStatus.WATCHING.value,
+                "next_sweep_at": self._now(),
+            },
         )
         self._initial_sync(key)
         return self._answer(state, channel, created=True)
@@ -229,7 +239,7 @@ class ChannelService:
             channel_id=channel_id,
             token=token,
             address=self._config.webhook_url,
-            ttl_seconds=self._config.ttl_seconds,
+            ttl_seconds=self._ttl(),
         )
         expiration = dt.datetime.fromtimestamp(int(granted["expiration"]) / 1000, dt.UTC)
         channel = Channel(
@@ -242,6 +252,10 @@ class ChannelService:
         self._store.put_channel(channel)
         _log.info("channel opened", extra={"channel": channel_id, "expiration": str(expiration)})
         return channel
+
+    def _ttl(self) -> int:
+        """The lifetime to ask for: the configured one less up to `TTL_JITTER` of it."""
+        return max(1, round(self._config.ttl_seconds * (1 - TTL_JITTER * self._random())))
 
     def _stop(self, state: CalendarState | None, channel: Channel) -> None:
         """Stop at Google (already gone counts as stopped) and record it."""
@@ -256,40 +270,84 @@ class ChannelService:
 
     # -- renewal ---------------------------------------------------------------------------
 
-    def renew(self) -> RenewReport:
-        """Replace channels that expire soon, stop replaced ones after the overlap, reap
-        orphans; the run's report is stored (`shared.services.runs`)."""
-        return recorded("renew", self._store, self._now, self._renew, RenewReport.summary)
-
-    def _renew(self) -> RenewReport:
+    def renew_shard(
+        self,
+        shard: int,
+        *,
+        stage: str = STOP_STAGE,
+        after: dt.datetime | None = None,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> tuple[RenewReport, Resume | None]:
+        """One shard's renewal: stop replaced channels whose overlap ended, then replace the
+        channels expiring within the window (each under a claim, see
+        `shared.domain.renewal`). Only due channels are read. When `out_of_time` says so,
+        returns where to resume (stage and cursor) for a continuation job."""
         report = RenewReport()
         now = self._now()
-        window = now + dt.timedelta(seconds=self._config.renew_window_seconds)
         states: dict[str, CalendarState | None] = {}
-        for channel in self._store.channels_in_state(
-            [ChannelState.ACTIVE.value, ChannelState.STOPPING.value]
-        ):
-            if channel.calendar_key not in states:
-                states[channel.calendar_key] = self._store.get_calendar(channel.calendar_key)
-            state = states[channel.calendar_key]
-            try:
-                self._renew_one(state, channel, now, window, report)
-            except AuthRevokedError:
-                self._mark(state, CalendarStatus.AUTH_REVOKED, "authorization revoked", report)
-            except NotFoundError:
-                self._mark(state, CalendarStatus.GONE, "calendar not found", report)
-            except ApiError as exc:  # transient after retries: report, next run tries again
-                report.errors.append(f"{channel.id}: {exc}")
+        claimant = uuid.uuid4().hex
+        stages: list[tuple[str, Callable[[dt.datetime | None], list[Channel]]]] = [
+            (
+                STOP_STAGE,
+                lambda cursor: self._store.channels_to_stop(shard, now, after=cursor, limit=_PAGE),
+            ),
+            (
+                RENEW_STAGE,
+                lambda cursor: self._store.channels_expiring(
+                    shard,
+                    now + dt.timedelta(seconds=self._config.renew_window_seconds),
+                    after=cursor,
+                    limit=_PAGE,
+                ),
+            ),
+        ]
+        names = [name for name, _ in stages]
+        if stage not in names:
+            raise Refusal(Kind.INVALID, f"unknown renewal stage {stage!r}", "stage")
+        for name, query in stages[names.index(stage) :]:
+            cursor = after if name == stage else None
+            while True:
+                page = query(cursor)
+                for channel in page:
+                    if out_of_time():
+                        return report, Resume(name, cursor)
+                    if channel.calendar_key not in states:
+                        states[channel.calendar_key] = self._store.get_calendar(
+                            channel.calendar_key
+                        )
+                    self._renew_guarded(
+                        states[channel.calendar_key], channel, now, claimant, report
+                    )
+                    cursor = channel.stop_after if name == STOP_STAGE else channel.expiration
+                if len(page) < _PAGE:
+                    break
         if report.gone or report.auth_revoked or report.errors:
             _log.warning("channel renewal needs attention", extra=report.to_dict())
-        return report
+        return report, None
+
+    def _renew_guarded(
+        self,
+        state: CalendarState | None,
+        channel: Channel,
+        now: dt.datetime,
+        claimant: str,
+        report: RenewReport,
+    ) -> None:
+        try:
+            self._renew_one(state, channel, now, claimant, report)
+        except AuthRevokedError:
+            self._mark(state, CalendarStatus.AUTH_REVOKED, "authorization revoked", report)
+        except NotFoundError:
+            self._mark(state, CalendarStatus.GONE, "calendar not found", report)
+        except ApiError as exc:  # transient after retries: report, the next run tries again
+            report.errors.append(f"{channel.id}: {type(exc).__name__}: {exc}")
 
     def _renew_one(
         self,
         state: CalendarState | None,
         channel: Channel,
         now: dt.datetime,
-        window: dt.datetime,
+        claimant: str,
         report: RenewReport,
     ) -> None:
         if state is None or state.status != CalendarStatus.WATCHING:
@@ -301,7 +359,15 @@ class ChannelService:
                 self._stop(state, channel)
                 report.stopped.append(channel.id)
             return
-        if channel.expiration <= now and not channel.replaced_by:
+        if channel.state != ChannelState.ACTIVE or channel.replaced_by:
+            return
+        claimed = self._store.modify_channel(
+            channel.id,
+            lambda current: renewal.claim(current, claimant=claimant, now=now, hold=_CLAIM_HOLD),
+        )
+        if not claimed:  # another run holds it, or renewed it already
+            return
+        if channel.expiration <= now:
             _log.warning(
                 "channel expired before renewal",
                 extra={
@@ -311,20 +377,42 @@ class ChannelService:
                 },
             )
             report.expired.append(channel.id)
-        if channel.expiration <= window and not channel.replaced_by:
+        try:
             replacement = self._open_channel(state)
-            stop_after = min(
-                now + dt.timedelta(seconds=self._config.overlap_seconds), channel.expiration
+        except Exception:
+            self._store.modify_channel(
+                channel.id, lambda current: renewal.release(current, claimant=claimant)
             )
-            self._store.update_channel(
-                channel.id,
-                {
-                    "state": ChannelState.STOPPING.value,
-                    "replaced_by": replacement.id,
-                    "stop_after": stop_after,
-                },
-            )
-            report.renewed.append(channel.id)
+            raise
+        stop_after = min(
+            now + dt.timedelta(seconds=self._config.overlap_seconds), channel.expiration
+        )
+        recorded = self._store.modify_channel(
+            channel.id,
+            lambda current: renewal.replaced(
+                current, claimant=claimant, replacement=replacement.id, stop_after=stop_after
+            ),
+        )
+        if not recorded:  # our claim lapsed and another run replaced it: ours is surplus
+            self._stop(state, replacement)
+            return
+        report.renewed.append(channel.id)
+
+    def mark_unreachable(self, key: str, error: Exception) -> str:
+        """A sync found the user's grant revoked or the calendar gone: mark it so (its channels
+        stopped), so nothing retries it until the user reconnects. The status set."""
+        status = (
+            CalendarStatus.AUTH_REVOKED
+            if isinstance(error, AuthRevokedError)
+            else CalendarStatus.GONE
+        )
+        why = (
+            "authorization revoked"
+            if status is CalendarStatus.AUTH_REVOKED
+            else "calendar not found"
+        )
+        self._mark(self._store.get_calendar(key), status, why, RenewReport())
+        return status.value
 
     def _mark(
         self, state: CalendarState | None, status: CalendarStatus, why: str, report: RenewReport

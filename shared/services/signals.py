@@ -14,19 +14,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from shared import logs
 from shared.domain.errors import PublishError
 from shared.domain.ids import token_matches
-from shared.domain.models import ChangeSignal, Channel, ChannelState, RunOutcome
-from shared.domain.ports import CalendarStore, Clock, Publisher, RunStore
+from shared.domain.models import ChangeSignal, Channel, ChannelState
+from shared.domain.ports import CalendarStore, Clock, Message, Publisher
 from shared.domain.refusals import Kind, Refusal
-from shared.services.runs import recorded
+from shared.services.runs import Resume
 
 _log = logs.get(__name__)
 STATES = frozenset({"sync", "exists", "not_exists"})
 _MAX_HEADER = 1024
+SWEEP_PAGE = 300
+"""Calendars read, and signals published together, per step of a sweep job."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,23 @@ class SignalService:
         )
         return Accepted(enqueued=True, message_id=self.publish(signal))
 
+    def publish_many(self, signals: list[ChangeSignal]) -> list[str]:
+        """Publish signals together (their futures at once); raises PublishError if any
+        was refused."""
+        if not signals:
+            return []
+        return self._publisher.publish_many(
+            self._topic,
+            [
+                Message(
+                    s.to_dict(),
+                    ordering_key=s.calendar_key,
+                    attributes={"calendar": s.calendar_key, "state": s.state},
+                )
+                for s in signals
+            ],
+        )
+
     def publish(self, signal: ChangeSignal) -> str:
         """Publish one signal; raises PublishError (→ 503 / retry) if Pub/Sub refuses."""
         return self._publisher.publish(
@@ -183,34 +201,39 @@ class SignalService:
         )
 
 
-class SweepStore(CalendarStore, RunStore, Protocol):
-    """The calendars to sweep, and where the run's report goes."""
-
-
 class Sweeper:
-    """The sweep: a sync signal for every watched calendar, the only protection against
-    notifications Google dropped."""
+    """The sweep: a sync signal for each watched calendar that nothing has synced for the
+    sweep age, the protection against notifications Google dropped. A dropped
+    notification is caught within that age; a calendar that keeps changing is never
+    swept, so the sweep costs O(stale calendars), not O(all)."""
 
-    def __init__(self, *, calendars: SweepStore, signals: SignalService, now: Clock) -> None:
+    def __init__(self, *, calendars: CalendarStore, signals: SignalService, now: Clock) -> None:
         self._calendars = calendars
         self._signals = signals
         self._now = now
 
-    def sweep(self) -> list[str]:
-        """Enqueue a sync of every watched calendar; returns their keys. The run's report
-        is stored (`shared.services.runs`); a failed publish fails the run."""
-        return recorded(
-            "sweep",
-            self._calendars,
-            self._now,
-            self._sweep,
-            lambda keys: (RunOutcome.OK, {"enqueued": keys}),
-        )
-
-    def _sweep(self) -> list[str]:
-        now = self._now()
-        keys = []
-        for state in self._calendars.watched_calendars():
-            self._signals.publish(ChangeSignal(state.key, "", 0, "sweep", now))
-            keys.append(state.key)
-        return keys
+    def sweep_shard(
+        self,
+        shard: int,
+        *,
+        due: dt.datetime,
+        after: dt.datetime | None = None,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> tuple[list[str], Resume | None]:
+        """Signal `shard`'s calendars whose next sweep is at or before `due`, a page at a time
+        (each page published together). Returns their keys, and where to resume when
+        `out_of_time` stopped it (None when the shard is done). A failed publish raises:
+        the job is redelivered and resumes from its own cursor."""
+        keys: list[str] = []
+        while True:
+            if out_of_time():
+                return keys, Resume("", after)
+            page = self._calendars.calendars_to_sweep(shard, due, after=after, limit=SWEEP_PAGE)
+            now = self._now()
+            self._signals.publish_many(
+                [ChangeSignal(state.key, "", 0, "sweep", now) for state in page]
+            )
+            keys.extend(state.key for state in page)
+            if len(page) < SWEEP_PAGE:
+                return keys, None
+            after = page[-1].next_sweep_at

@@ -16,16 +16,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 from shared import logs
 from shared.domain import conference, lease
 from shared.domain import event as event_
-from shared.domain.errors import FullSyncRequiredError, GoneError, NotFoundError
+from shared.domain.errors import (
+    CalendarGoneError,
+    FullSyncRequiredError,
+    GoneError,
+    NotFoundError,
+)
 from shared.domain.lease import Acquire
 from shared.domain.models import CalendarState, Meeting, MeetingHead, MeetingStatus
 from shared.domain.ports import (
@@ -52,8 +58,11 @@ class SyncConfig:
     lease_seconds: int
     full_sync_days: int
     source: str
-    settle_seconds: float = 0.0
     """CloudEvents `source` of outbound meeting events."""
+    settle_seconds: float = 0.0
+    sweep_age_seconds: int = 0
+    """A successful sync puts the calendar's next sweep this far off (less jitter); 0
+    leaves `next_sweep_at` alone."""
 
 
 @dataclass
@@ -79,15 +88,21 @@ class SyncService:
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         sleep: Callable[[float], None] = time.sleep,
         spaces: SpaceUpkeep | None = None,
+        executor: Executor | None = None,
+        random_fraction: Callable[[], float] = random.random,
     ) -> None:
+        self._random = random_fraction
         self._sleep = sleep
         self._store = store
         self._calendar = calendar
         self._meet = meet
         self._config = config
         self._now = now
-        self._background = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sync-read")
-        """Reads overlapped with Calendar listing (threads start on first use)."""
+        self._background = executor or ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="sync-read"
+        )
+        """Reads overlapped with Calendar listing (threads start on first use); the scale
+        simulation passes one that runs them in line."""
         self._actions = ConferenceActions(
             calendar=calendar,
             meet=meet,
@@ -162,6 +177,12 @@ class SyncService:
     def _time_min(self) -> str:
         return (self._now() - dt.timedelta(days=self._config.full_sync_days)).isoformat()
 
+    def _sweep_after(self) -> dt.timedelta | None:
+        """How long until the sweep visits this calendar again: the sweep age less up to a
+        quarter, at random, so calendars synced together are not swept together."""
+        age = self._config.sweep_age_seconds
+        return dt.timedelta(seconds=age * (1 - 0.25 * self._random())) if age > 0 else None
+
     def _finish(
         self, key: str, owner: str, lease_seconds: int, token: tuple[str, int]
     ) -> tuple[lease.Finish, CalendarState | None]:
@@ -179,6 +200,7 @@ class SyncService:
                 lease_seconds=lease_seconds,
                 token=token[0],
                 version=token[1],
+                sweep_after=self._sweep_after(),
             )
             return (finished, new), new
 
@@ -266,16 +288,19 @@ class SyncService:
         first = early.take_page() if early is not None else None
         page_token: str | None = None
         while True:
-            if first is not None:
-                page, first = first.result(), None
-            else:
-                page = self._calendar.list_events(
-                    state.owner,
-                    state.calendar_id,
-                    sync_token=token,
-                    page_token=page_token,
-                    time_min=None if token else time_min,
-                )
+            try:
+                if first is not None:
+                    page, first = first.result(), None
+                else:
+                    page = self._calendar.list_events(
+                        state.owner,
+                        state.calendar_id,
+                        sync_token=token,
+                        page_token=page_token,
+                        time_min=None if token else time_min,
+                    )
+            except NotFoundError as exc:
+                raise CalendarGoneError(f"calendar {state.key} not found: {exc}") from exc
             yield page
             if not page.next_page_token:
                 return

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared import logs
+from shared.domain.errors import AuthRevokedError, BudgetExhaustedError, CalendarGoneError
 from shared.domain.models import ChangeSignal, DeliveryFailure
 from shared.domain.ports import FailureStore
 from shared.services.sync import SyncReport, SyncService
@@ -62,8 +63,11 @@ class Worker:
         sync: SyncService,
         failures: FailureStore,
         max_age_seconds: int,
+        on_unreachable: Callable[[str, Exception], str],
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
+        self._on_unreachable = on_unreachable
+        """Marks a calendar whose user revoked access, or that is gone (`ChannelService`)."""
         self._sync = sync
         self._failures = failures
         self._max_age = dt.timedelta(seconds=max_age_seconds)
@@ -93,6 +97,18 @@ class Worker:
                 report = self._sync.sync(
                     signal.calendar_key, owner=message_id, signal_time=signal.received_at
                 )
+            except (AuthRevokedError, CalendarGoneError) as exc:
+                # retrying cannot help and would hold the calendar's ordering key: mark
+                # the calendar (and the user) and acknowledge
+                status = self._on_unreachable(signal.calendar_key, exc)
+                _log.warning(
+                    "calendar unreachable; marked and acknowledged",
+                    extra={"status": status, "error": type(exc).__name__},
+                )
+                return SyncReport(outcome=status)
+            except BudgetExhaustedError:
+                _log.info("Calendar budget spent; the signal goes back to Pub/Sub")
+                raise
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 _log.exception(

@@ -197,7 +197,64 @@ class Store:
 
         return self._read_modify_write(self._ref(CALENDARS, key), on_data)
 
+    def calendars_to_sweep(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[CalendarState]:
+        """Served by the composite index (shard, status, next_sweep_at)."""
+        query = self._due_query(
+            CALENDARS, shard, ("status", "watching"), "next_sweep_at", due, after, limit
+        )
+        return [CalendarState.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def _due_query(
+        self,
+        collection: str,
+        shard: int,
+        equal: tuple[str, str],
+        field: str,
+        due: dt.datetime,
+        after: dt.datetime | None,
+        limit: int,
+    ) -> Any:
+        """`shard == N AND equal AND after < field <= due ORDER BY field LIMIT limit`."""
+        query = (
+            self.client.collection(collection)
+            .where(filter=_field_filter("shard", "==", shard))
+            .where(filter=_field_filter(equal[0], "==", equal[1]))
+            .where(filter=_field_filter(field, "<=", due))
+        )
+        if after is not None:
+            query = query.where(filter=_field_filter(field, ">", after))
+        return query.order_by(field).limit(limit)
+
     # -- channels --------------------------------------------------------------------------
+
+    def modify_channel(
+        self, channel_id: str, decide: Callable[[Channel | None], tuple[_T, Channel | None]]
+    ) -> _T:
+        def on_data(data: dict[str, Any] | None) -> tuple[_T, dict[str, Any] | None]:
+            result, channel = decide(Channel.from_dict(data) if data is not None else None)
+            return result, channel.to_dict() if channel is not None else None
+
+        return self._read_modify_write(self._ref(CHANNELS, channel_id), on_data)
+
+    def channels_expiring(
+        self, shard: int, before: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        """Served by the composite index (shard, state, expiration)."""
+        query = self._due_query(
+            CHANNELS, shard, ("state", "active"), "expiration", before, after, limit
+        )
+        return [Channel.from_dict(s.to_dict() or {}) for s in query.stream()]
+
+    def channels_to_stop(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Channel]:
+        """Served by the composite index (shard, state, stop_after)."""
+        query = self._due_query(
+            CHANNELS, shard, ("state", "stopping"), "stop_after", due, after, limit
+        )
+        return [Channel.from_dict(s.to_dict() or {}) for s in query.stream()]
 
     def get_channel(self, channel_id: str) -> Channel | None:
         try:
@@ -352,6 +409,10 @@ class Store:
         for snap in query.stream():
             return RunReport.from_dict(snap.to_dict() or {})
         return None
+
+    def reports_of_run(self, run: str) -> list[RunReport]:
+        query = self.client.collection(RUNS).where(filter=_field_filter("run", "==", run))
+        return [RunReport.from_dict(s.to_dict() or {}) for s in query.stream()]
 
     def record_failure(self, failure: DeliveryFailure) -> DeliveryFailure:
         def decide(data: dict[str, Any] | None) -> tuple[DeliveryFailure, dict[str, Any]]:

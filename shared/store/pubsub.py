@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.domain.errors import PublishError
+from shared.domain.ports import Message
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1  # type: ignore[attr-defined]
@@ -77,6 +79,32 @@ class Publisher:
             if ordering_key:
                 self.client.resume_publish(path, ordering_key)
             raise PublishError(f"publish to {topic} failed: {type(exc).__name__}") from exc
+
+    def publish_many(self, topic: str, messages: Sequence[Message]) -> list[str]:
+        """Publish all, then wait for all (the client batches them); raise `PublishError`
+        if any was refused."""
+        path = self.topic_path(topic)
+        futures = [
+            self.client.publish(
+                path,
+                json.dumps(m.data, separators=(",", ":"), default=str).encode(),
+                ordering_key=m.ordering_key,
+                **m.attributes,
+            )
+            for m in messages
+        ]
+        ids: list[str] = []
+        failed: Exception | None = None
+        for message, future in zip(messages, futures, strict=True):
+            try:
+                ids.append(str(future.result(timeout=_PUBLISH_TIMEOUT)))
+            except Exception as exc:  # keep waiting on the rest, then report
+                failed = failed or exc
+                if message.ordering_key:
+                    self.client.resume_publish(path, message.ordering_key)
+        if failed is not None:
+            raise PublishError(f"publish to {topic} failed: {type(failed).__name__}") from failed
+        return ids
 
 
 class TopicSink:

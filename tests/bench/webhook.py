@@ -11,10 +11,11 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.ports import Message
 from shared.services.signals import SignalService, parse_notification
 from shared.settings import Settings
 from shared.store.pubsub import Publisher
@@ -134,6 +135,12 @@ class _Capture:
     ) -> str:
         self.made = {"topic": topic, "data": data, "key": ordering_key, "attrs": attributes}
         return "captured"
+
+    def publish_many(self, topic: str, messages: Sequence[Message]) -> list[str]:
+        return [
+            self.publish(topic, m.data, ordering_key=m.ordering_key, attributes=m.attributes)
+            for m in messages
+        ]
 
 
 def signal_publish(

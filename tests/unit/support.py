@@ -18,7 +18,8 @@ from shared.domain import meeting_request
 from shared.domain.models import CalendarState, Meeting, User, calendar_key
 from shared.domain.ports import Json
 from shared.memory import MemoryCalendar, MemoryMeet, MemoryPublisher, MemorySink, MemoryStore
-from shared.services.channels import ChannelConfig, ChannelService
+from shared.services.channels import ChannelConfig, ChannelService, RenewReport
+from shared.services.maintenance import MaintenanceService
 from shared.services.meetings import MeetingService
 from shared.services.signals import SignalService, Sweeper
 from shared.services.sync import SyncConfig, SyncReport, SyncService
@@ -124,6 +125,31 @@ class System:
     sweeper: Sweeper
     meetings: MeetingService
     worker: Worker
+    maintenance: MaintenanceService
+
+    def run_maintenance(self, body: dict[str, Any]) -> tuple[str, dict[str, list[str]]]:
+        """Dispatch a run and deliver its shard jobs (and their continuations) as Pub/Sub
+        would; (run id, the ids behind each count merged over the shards)."""
+        run = str(self.maintenance.handle(body)["run"])
+        queue = self.publisher.messages.setdefault(self.settings.maintenance_topic, [])
+        while queue:
+            data, _key, _attributes = queue.pop(0)
+            self.maintenance.handle(data)
+        merged: dict[str, list[str]] = {}
+        for report in sorted(self.store.reports_of_run(run), key=lambda r: (r.shard, r.id)):
+            for name, ids in report.details.items():
+                merged.setdefault(name, []).extend(ids)
+        return run, merged
+
+    def renew(self) -> RenewReport:
+        """A whole renewal run, its shard reports merged."""
+        return RenewReport(**self.run_maintenance({"kind": "renew"})[1])
+
+    def sweep(self, *, all_calendars: bool = True) -> list[str]:
+        """A whole sweep run (every watched calendar unless `all_calendars` is false, then
+        only the stale ones); the calendars it signalled."""
+        body = {"kind": "sweep", "all": all_calendars}
+        return self.run_maintenance(body)[1].get("enqueued", [])
 
     def state(self, key: str = KEY) -> CalendarState:
         state = self.store.get_calendar(key)
@@ -185,6 +211,7 @@ def system(
             full_sync_days=s.full_sync_days,
             source=source,
             settle_seconds=s.sync_settle_seconds,
+            sweep_age_seconds=s.sweep_age_seconds,
         ),
         now=clock,
         sleep=clock.sleep,
@@ -205,6 +232,7 @@ def system(
     signals = SignalService(
         get_channel=store.get_channel, publisher=publisher, topic=s.changes_topic, now=clock
     )
+    sweeper = Sweeper(calendars=store, signals=signals, now=clock)
     meetings = MeetingService(
         calendar=calendar,
         meet=meet,
@@ -227,9 +255,23 @@ def system(
         sync=sync,
         channels=channels,
         signals=signals,
-        sweeper=Sweeper(calendars=store, signals=signals, now=clock),
+        sweeper=sweeper,
         meetings=meetings,
         worker=Worker(
-            sync=sync, failures=store, max_age_seconds=s.max_message_age_seconds, now=clock
+            sync=sync,
+            failures=store,
+            max_age_seconds=s.max_message_age_seconds,
+            on_unreachable=channels.mark_unreachable,
+            now=clock,
+        ),
+        maintenance=MaintenanceService(
+            publisher=publisher,
+            topic=s.maintenance_topic,
+            channels=channels,
+            sweeper=sweeper,
+            runs=store,
+            sweep_age_seconds=s.sweep_age_seconds,
+            now=clock,
+            monotonic=clock.monotonic,
         ),
     )

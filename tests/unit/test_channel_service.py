@@ -12,7 +12,8 @@ from shared.domain.errors import AuthRevokedError, ForbiddenError, NotFoundError
 from shared.domain.ids import token_hash
 from shared.domain.models import Channel, ChannelState
 from shared.domain.refusals import Kind, Refusal
-from shared.services.channels import ChannelService, maintenance_action, watch_target
+from shared.services.channels import ChannelService, watch_target
+from shared.services.maintenance import Dispatch, parse
 from tests.unit.support import ALICE, BOB, KEY, T0, System, system
 
 DAY = 86_400.0
@@ -49,7 +50,9 @@ def test_watch_opens_one_channel_stores_only_the_token_hash_and_syncs() -> None:
     assert stored.token_hash == token_hash(token)
     assert token not in repr(stored.to_dict())  # the token itself is never stored
     assert stored.resource_id == granted["resourceId"]
-    assert stored.expiration == T0 + dt.timedelta(seconds=w.settings.channel_ttl_seconds)
+    ttl = w.settings.channel_ttl_seconds  # less up to 10% of jitter, so cohorts spread out
+    assert T0 + dt.timedelta(seconds=ttl * 0.9) <= stored.expiration
+    assert stored.expiration <= T0 + dt.timedelta(seconds=ttl)
     assert answer["expiration"] == stored.expiration.isoformat()
     state = w.state()
     assert state.status == "watching" and state.resource_id == granted["resourceId"]
@@ -86,7 +89,7 @@ def test_a_watch_google_refuses_leaves_the_calendar_unwatched() -> None:
         w.channels.watch(ALICE, "primary")
     assert w.state().status == "stopped"
     assert w.store.channels == {} and live(w) == []
-    assert w.sweeper.sweep() == []
+    assert w.sweep() == []
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -134,10 +137,10 @@ def test_request_helpers_name_the_bad_field() -> None:
     assert refused(lambda: watch_target({"user": ALICE, "calendarId": "a/b"})).field == (
         "calendarId"
     )
-    assert maintenance_action({}) == "renew"
-    assert maintenance_action({"action": "sweep"}) == "sweep"
-    bad = refused(lambda: maintenance_action({"action": "explode"}))
-    assert (bad.kind, bad.field) == (Kind.INVALID, "action")
+    assert parse({"kind": "renew"}) == Dispatch("renew")
+    assert parse({"action": "sweep", "all": True}) == Dispatch("sweep", sweep_all=True)
+    bad = refused(lambda: parse({"kind": "explode"}))
+    assert (bad.kind, bad.field) == (Kind.INVALID, "kind")
 
 
 # -- renewal ----------------------------------------------------------------------------------
@@ -146,10 +149,10 @@ def test_request_helpers_name_the_bad_field() -> None:
 def test_a_channel_near_expiry_is_replaced_then_stopped_after_the_overlap() -> None:
     w = system()
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
-    assert w.channels.renew().renewed == []  # far from expiry: nothing to do
+    assert w.renew().renewed == []  # far from expiry: nothing to do
     w.clock.advance(5 * DAY + 60)  # within the 2-day renew window
 
-    report = w.channels.renew()
+    report = w.renew()
 
     assert report.renewed == [old]
     stopping = channel(w, old)
@@ -160,9 +163,9 @@ def test_a_channel_near_expiry_is_replaced_then_stopped_after_the_overlap() -> N
     assert w.calendar.tokens[new] != w.calendar.tokens[old]
 
     w.clock.advance(w.settings.channel_overlap_seconds / 2)
-    assert w.channels.renew().stopped == []  # still overlapping
+    assert w.renew().stopped == []  # still overlapping
     w.clock.advance(w.settings.channel_overlap_seconds)
-    report = w.channels.renew()
+    report = w.renew()
     assert report.stopped == [old] and report.renewed == []
     assert live(w) == [new]
     assert channel(w, old).state == ChannelState.STOPPED
@@ -175,13 +178,13 @@ def test_a_revoked_user_marks_the_calendar_and_the_user() -> None:
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
     w.clock.advance(6 * DAY)
     w.calendar.fail["events.watch"] = AuthRevokedError("x", status=400, reason="invalid_grant")
-    report = w.channels.renew()
+    report = w.renew()
     assert report.auth_revoked == [KEY] and report.renewed == []
     assert w.state().status == "auth_revoked"
     user = w.store.get_user(ALICE)
     assert user is not None and user.status == "auth_revoked"
     assert channel(w, old).state == ChannelState.STOPPED
-    assert w.sweeper.sweep() == []  # no longer synced
+    assert w.sweep() == []  # no longer synced
 
 
 def test_a_gone_calendar_is_marked_gone() -> None:
@@ -189,7 +192,7 @@ def test_a_gone_calendar_is_marked_gone() -> None:
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
     w.clock.advance(6 * DAY)
     w.calendar.fail["events.watch"] = NotFoundError("no calendar", status=404)
-    report = w.channels.renew()
+    report = w.renew()
     assert report.gone == [KEY]
     assert w.state().status == "gone" and w.state().status_reason
     assert channel(w, old).state == ChannelState.STOPPED
@@ -200,28 +203,30 @@ def test_a_transient_failure_is_reported_and_retried_next_run() -> None:
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
     w.clock.advance(6 * DAY)
     w.calendar.fail["events.watch"] = TransientError("backend error", status=503)
-    report = w.channels.renew()
+    report = w.renew()
     assert len(report.errors) == 1 and old in report.errors[0]
     assert channel(w, old).state == ChannelState.ACTIVE and w.state().status == "watching"
-    assert w.channels.renew().renewed == [old]
+    assert w.renew().renewed == [old]
 
 
 def test_an_orphan_channel_of_a_stopped_calendar_is_stopped() -> None:
     w = system()
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
     w.store.update_calendar(KEY, {"status": "stopped"})  # stopped, channel left behind
-    report = w.channels.renew()
+    assert w.renew().orphans_stopped == []  # renewal reads due channels only
+    w.clock.advance(6 * DAY)  # now it is due
+    report = w.renew()
     assert report.orphans_stopped == [old]
     assert live(w) == []
     stopped = channel(w, old)
     assert stopped.state == ChannelState.STOPPED and stopped.purge_at is not None
-    assert w.channels.renew().orphans_stopped == []  # done once
+    assert w.renew().orphans_stopped == []  # done once
 
 
 def test_a_channel_whose_calendar_record_is_missing_is_stopped_in_the_store() -> None:
     w = system()
     stray = Channel("stray", "ghost:ghost", "res-ghost", token_hash("t"), T0 + dt.timedelta(days=1))
     w.store.put_channel(stray)
-    assert w.channels.renew().orphans_stopped == ["stray"]
+    assert w.renew().orphans_stopped == ["stray"]
     assert channel(w, "stray").state == ChannelState.STOPPED
     assert w.calendar.calls["channels.stop"] == 0  # nobody to stop it as

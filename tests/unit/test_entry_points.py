@@ -19,8 +19,10 @@ import pytest
 from shared import wiring
 from shared.domain.errors import RateLimitedError
 from shared.domain.models import ChangeSignal
+from shared.domain.shards import SHARDS
 from shared.memory import MemoryDirectory, MemoryWorkspaceEvents
 from shared.services.live import MeetEvents, Subscriptions
+from shared.services.runs import latest_run
 from tests.e2e import contract
 from tests.unit.support import ALICE, KEY, System, system
 
@@ -45,6 +47,7 @@ def w(monkeypatch: pytest.MonkeyPatch) -> System:
         "channel_service": s.channels,
         "sweeper": s.sweeper,
         "worker": s.worker,
+        "maintenance": s.maintenance,
         "meet_events": MeetEvents(
             store=s.store,
             meet=s.meet,
@@ -314,30 +317,75 @@ def scheduler(w: System) -> Any:
     return client("renew_channels")
 
 
-def test_renew_channels_renews_expiring_channels(w: System, scheduler: Any) -> None:
+def deliver_jobs(w: System) -> list[dict[str, Any]]:
+    """Push every published maintenance job to the `maintenance` function, as Pub/Sub does
+    (continuations included); the jobs delivered."""
+    queue = w.publisher.messages.setdefault(w.settings.maintenance_topic, [])
+    delivered: list[dict[str, Any]] = []
+    while queue:
+        data, _key, _attrs = queue.pop(0)
+        payload = base64.b64encode(json.dumps(data).encode()).decode()
+        response = client("maintenance").post(
+            "/",
+            json={"message": {"data": payload, "messageId": "m"}, "subscription": "s"},
+            headers={
+                "ce-id": f"m-{len(delivered)}",
+                "ce-source": "//pubsub.googleapis.com/projects/unit/topics/maintenance",
+                "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "ce-specversion": "1.0",
+            },
+        )
+        assert response.status_code == 200, response.data
+        delivered.append(data)
+    return delivered
+
+
+def test_renew_channels_dispatches_a_run_whose_shard_jobs_renew(w: System, scheduler: Any) -> None:
     old = w.channels.watch(ALICE, "primary")["channelId"]
     w.clock.advance(6 * 86_400)
     response = scheduler.post("/", json={"action": "renew"})
     assert response.status_code == 200
-    report = response.get_json()
-    assert report["renewed"] == [old] and report["errors"] == []
+    answer = response.get_json()
+    assert answer["kind"] == "renew" and answer["shards"] == SHARDS
+    assert len(w.calendar.live_channels(KEY)) == 1  # nothing done before the jobs run
+    jobs = deliver_jobs(w)
+    assert sorted(j["shard"] for j in jobs) == list(range(SHARDS))
+    assert {j["run"] for j in jobs} == {answer["run"]}
     assert len(w.calendar.live_channels(KEY)) == 2
-    assert scheduler.post("/", json={}).get_json()["renewed"] == []  # renew is the default
+    merged = latest_run(w.store, "renew")
+    assert merged is not None and merged.done and merged.details["renewed"] == [old]
+    assert scheduler.post("/", json={}).get_json()["kind"] == "renew"  # the default
 
 
-def test_renew_channels_sweeps_every_watched_calendar(w: System, scheduler: Any) -> None:
-    w.channels.watch(ALICE, "primary")
-    response = scheduler.post("/", json={"action": "sweep"})
-    assert response.status_code == 200
-    assert response.get_json() == {
-        "enqueued": [KEY],
-        "meetings": {"reconciled": 0, "updated": 0, "released": 0},
-    }
+def test_renew_channels_sweeps_stale_calendars_or_all(w: System, scheduler: Any) -> None:
+    w.channels.watch(ALICE, "primary")  # its first sync just ran: not stale
+    answer = scheduler.post("/", json={"action": "sweep"}).get_json()
+    assert answer["meetings"] == {"reconciled": 0, "updated": 0, "released": 0}
+    deliver_jobs(w)
+    assert changes_published(w) == []
+    scheduler.post("/", json={"action": "sweep", "all": True})
+    deliver_jobs(w)
     assert changes_published(w) == [KEY]
 
 
+def test_maintenance_refuses_what_is_not_a_job(w: System) -> None:
+    for data in ("not base64!", base64.b64encode(b"[1]").decode()):
+        response = client("maintenance").post(
+            "/",
+            json={"message": {"data": data, "messageId": "m"}, "subscription": "s"},
+            headers={
+                "ce-id": "m-bad",
+                "ce-source": "//pubsub.googleapis.com/projects/unit/topics/maintenance",
+                "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "ce-specversion": "1.0",
+            },
+        )
+        assert response.status_code == 500  # nacked: redelivered, then dead-lettered
+
+
 def test_renew_channels_refusals(scheduler: Any) -> None:
-    error(scheduler.post("/", json={"action": "explode"}), 400, "invalid", "action")
+    error(scheduler.post("/", json={"action": "explode"}), 400, "invalid", "kind")
+    error(scheduler.post("/", json={"action": "sweep", "all": "yes"}), 400, "invalid", "all")
     error(scheduler.post("/", data="{", content_type="application/json"), 400, "invalid", "body")
     error(scheduler.get("/"), 405, "method_not_allowed", "method")
 

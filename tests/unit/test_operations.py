@@ -14,7 +14,9 @@ import pytest
 from shared.domain import conference
 from shared.domain.errors import PublishError, TransientError
 from shared.domain.models import ANNOUNCED_KEPT, RunOutcome
+from shared.domain.shards import SHARDS
 from shared.services.outbox import Announcer, queued
+from shared.services.runs import latest_run
 from shared.services.worker import PoisonMessageError, data_digest
 from tests.unit.support import ALICE, KEY, T0, System, system
 from tests.unit.test_outbox import MOVED, parts, stored
@@ -70,70 +72,71 @@ def test_the_history_keeps_the_newest_and_a_stale_write_does_not_lose_it() -> No
 # -- run reports ------------------------------------------------------------------------------
 
 
-def test_each_renew_run_stores_its_report() -> None:
+def test_each_renew_run_stores_a_report_per_shard_and_one_merged_view() -> None:
     w = system()
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
-    w.channels.renew()
-    first = w.store.last_run("renew")
-    assert first is not None and first.outcome == RunOutcome.OK
-    assert first.counts["renewed"] == 0
+    w.renew()
+    first = latest_run(w.store, "renew")
+    assert first is not None and first.outcome == RunOutcome.OK and first.done
+    assert first.counts.get("renewed", 0) == 0
+    assert len([r for r in w.store.reports_of_run(first.run) if r.shard >= 0]) == SHARDS
     w.clock.advance(5 * DAY + 60)
-    w.channels.renew()
-    run = w.store.last_run("renew")
-    assert run is not None and run.id != first.id
+    w.renew()
+    run = latest_run(w.store, "renew")
+    assert run is not None and run.run != first.run
     assert run.counts["renewed"] == 1 and run.details["renewed"] == [old]
     assert run.started_at == T0 + dt.timedelta(seconds=5 * DAY + 60)
-    assert run.purge_at is not None and run.purge_at > run.finished_at
+    assert all(r.purge_at is not None for r in w.store.reports_of_run(run.run))
 
 
 def test_a_channel_that_expired_before_renewal_is_reported_and_replaced() -> None:
     w = system()
     old = str(w.channels.watch(ALICE, "primary")["channelId"])
     w.clock.advance(8 * DAY)  # past its 7-day expiry: the renewal job did not run
-    report = w.channels.renew()
+    report = w.renew()
     assert report.expired == [old] and report.renewed == [old]
-    run = w.store.last_run("renew")
+    run = latest_run(w.store, "renew")
     assert run is not None and run.outcome == RunOutcome.ATTENTION
 
 
-def test_renew_errors_make_a_failed_run_and_a_crash_is_reported_too() -> None:
+def test_renew_errors_make_a_failed_run_and_a_crashed_job_is_reported_and_redelivered() -> None:
     w = system()
     w.channels.watch(ALICE, "primary")
     w.clock.advance(6 * DAY)
     w.calendar.fail["events.watch"] = TransientError("backend error", status=503)
-    w.channels.renew()
-    run = w.store.last_run("renew")
+    w.renew()
+    run = latest_run(w.store, "renew")
     assert run is not None and run.outcome == RunOutcome.FAILED and run.counts["errors"] == 1
 
-    def broken(states: object) -> list[Any]:
+    def broken(*args: object, **kwargs: object) -> list[Any]:
         raise RuntimeError("firestore unavailable")
 
-    w.store.channels_in_state = broken  # type: ignore[method-assign]
+    w.store.channels_to_stop = broken  # type: ignore[method-assign]
     w.clock.advance(60)
     with pytest.raises(RuntimeError):
-        w.channels.renew()
-    crashed = w.store.last_run("renew")
-    assert crashed is not None and crashed.outcome == RunOutcome.FAILED
+        w.renew()  # the first job raises: Pub/Sub would redeliver it
+    crashed = latest_run(w.store, "renew")
+    assert crashed is not None and crashed.outcome == RunOutcome.FAILED and not crashed.done
     assert crashed.error == "RuntimeError: firestore unavailable"
 
 
-def test_each_sweep_stores_what_it_enqueued_and_a_failed_publish_fails_the_run() -> None:
+def test_each_sweep_stores_what_it_enqueued_and_a_failed_publish_fails_the_job() -> None:
     w = system()
     w.watched()
-    assert w.sweeper.sweep() == [KEY]
-    run = w.store.last_run("sweep")
-    assert run is not None and run.outcome == RunOutcome.OK
+    assert w.sweep() == [KEY]
+    run = latest_run(w.store, "sweep")
+    assert run is not None and run.outcome == RunOutcome.OK and run.done
     assert run.details == {"enqueued": [KEY]} and run.counts == {"enqueued": 1}
-    w.publisher.fail_next = 1
     w.clock.advance(900)
+    w.maintenance.handle({"kind": "sweep", "all": True})
+    jobs = w.publisher.messages.pop(w.settings.maintenance_topic)
+    w.publisher.fail_next = 1
     with pytest.raises(PublishError):
-        w.sweeper.sweep()
-    failed = w.store.last_run("sweep")
+        for data, _key, _attrs in jobs:
+            w.maintenance.handle(data)
+    failed = latest_run(w.store, "sweep")
     assert failed is not None and failed.outcome == RunOutcome.FAILED
-    assert w.store.last_run("renew") is None
-
-
-# -- why a delivery failed --------------------------------------------------------------------
+    assert latest_run(w.store, "renew") is None
 
 
 def signal(w: System) -> dict[str, Any]:

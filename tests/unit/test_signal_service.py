@@ -168,7 +168,7 @@ def test_the_sweep_publishes_one_signal_per_watched_calendar_only() -> None:
     w.store.put_calendar(
         CalendarState(key="dave:dave", owner="dave", calendar_id="dave", status="gone")
     )
-    swept = w.sweeper.sweep()
+    swept = w.sweep()
     assert sorted(swept) == sorted([alice.key, bob.key])
     messages = published(w)
     assert sorted(key for _, key, _ in messages) == sorted(swept)
