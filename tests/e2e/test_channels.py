@@ -66,7 +66,7 @@ def test_renewal_marks_revoked_users_and_gone_calendars_and_reaps_orphans(env: E
     )
     env.emu("POST", f"users/{BOB}/revoke", {})
 
-    report = env.call("renew_channels", "POST", "/", {"action": "renew"}).json()
+    report = env.renew()
     assert report["auth_revoked"] == [calendar_key(BOB, "primary")]
     assert report["gone"] == [gone_key]
     assert report["orphans_stopped"] == ["orphan-1"]
@@ -80,7 +80,7 @@ def test_renewal_marks_revoked_users_and_gone_calendars_and_reaps_orphans(env: E
     assert gone.status == "gone"
 
     # not retried forever: the next run leaves them alone
-    again = env.call("renew_channels", "POST", "/", {"action": "renew"}).json()
+    again = env.renew()
     assert again["auth_revoked"] == [] and again["gone"] == [] and again["orphans_stopped"] == []
 
 

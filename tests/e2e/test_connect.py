@@ -192,7 +192,7 @@ def test_a_revoked_user_reconnects_and_their_calendar_resumes_watching(
     subscription = env.subscribe()
     env.emu("POST", f"users/{carol}/revoke", {})  # carol removes the app at Google
 
-    report = env.call("renew_channels", "POST", "/", {"action": "renew"}).json()
+    report = env.renew()
     assert report["auth_revoked"] == [key]
     state = env.calendar_state(carol)
     assert state.status == "auth_revoked"

@@ -181,7 +181,7 @@ def test_channel_renewed_across_its_expiry_misses_no_change(env: Env) -> None:
     old = env.watch(ALICE)["channelId"]
     mid = env.create_meeting(ALICE, "before renewal")["id"]
     env.emu("POST", "clock", {"advance_seconds": 300})
-    report = env.call("renew_channels", "POST", "/", {"action": "renew"}).json()
+    report = env.renew()
     assert report["renewed"] == [old]
     channels = env.store.channels_for(f"{ALICE}:{ALICE}")
     new = next(c for c in channels if c.id != old)
@@ -196,7 +196,7 @@ def test_channel_renewed_across_its_expiry_misses_no_change(env: Env) -> None:
     assert delivered == {new.id}
     # after the overlap (2 s in the test stack) a renewal run stops the old channel
     wait_for(
-        lambda: env.call("renew_channels", "POST", "/", {"action": "renew"}).json()["stopped"],
+        lambda: env.renew()["stopped"],
         what="old channel stopped",
     )
     stopped = env.store.get_channel(old)

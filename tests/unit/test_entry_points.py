@@ -384,7 +384,7 @@ def test_maintenance_refuses_what_is_not_a_job(w: System) -> None:
 
 
 def test_renew_channels_refusals(scheduler: Any) -> None:
-    error(scheduler.post("/", json={"action": "explode"}), 400, "invalid", "kind")
+    error(scheduler.post("/", json={"action": "explode"}), 400, "invalid", "action")
     error(scheduler.post("/", json={"action": "sweep", "all": "yes"}), 400, "invalid", "all")
     error(scheduler.post("/", data="{", content_type="application/json"), 400, "invalid", "body")
     error(scheduler.get("/"), 405, "method_not_allowed", "method")
