@@ -160,6 +160,11 @@ class Env:
         assert found is not None, meeting_id
         return found
 
+    def calendar_state_of(self, key: str) -> CalendarState:
+        found = self.store.get_calendar(key)
+        assert found is not None, key
+        return found
+
     def calendar_state(self, email: str) -> CalendarState:
         found = self.store.get_calendar(calendar_key(email, email))
         assert found is not None
