@@ -6,8 +6,7 @@ import functions_framework
 
 from shared import wiring
 from shared.http import guard, method, read_json, respond
-from shared.domain.refusals import Kind, Refusal
-from shared.services.maintenance import KINDS, Dispatch, parse
+from shared.services.maintenance import dispatch_request
 
 
 @functions_framework.http
@@ -19,11 +18,7 @@ def renew_channels(request: flask.Request) -> flask.Response:
     meetings whose outcome is due rides on the sweep."""
     method(request, "POST")
     body = read_json(request, wiring.settings().max_body_bytes)
-    kind = body.get("action", "renew")
-    if kind not in KINDS:
-        raise Refusal(Kind.INVALID, "action must be 'renew' or 'sweep'", "action")
-    parsed = parse({"kind": kind, "all": body.get("all", False)})
-    assert isinstance(parsed, Dispatch)  # no shard given: always a dispatch
+    parsed = dispatch_request(body)
     answer = wiring.maintenance().dispatch(parsed.kind, sweep_all=parsed.sweep_all)
     if parsed.kind == "sweep":
         # a small bounded step: meetings past their end whose outcome is not known yet

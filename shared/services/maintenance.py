@@ -112,6 +112,17 @@ def parse(message: Any) -> Job | Dispatch:
     )
 
 
+def dispatch_request(body: dict[str, Any]) -> Dispatch:
+    """The scheduler's (or an operator's) HTTP body: `{"action": "renew" | "sweep"}` (renew
+    when absent), `"all": true` to sweep every watched calendar, not only the stale."""
+    kind = body.get("action", "renew")
+    if kind not in KINDS:
+        raise Refusal(Kind.INVALID, "action must be 'renew' or 'sweep'", "action")
+    parsed = parse({"kind": kind, "all": body.get("all", False)})
+    assert isinstance(parsed, Dispatch)  # no shard given: always a dispatch
+    return parsed
+
+
 def _time(value: Any, name: str, *, required: bool) -> dt.datetime | None:
     if value is None and not required:
         return None
