@@ -1,122 +1,181 @@
 # Every Cloud Function (gen2) is declared here, from the one map below.
 #
 # All of them are HTTP-served; none has an Eventarc trigger:
-# - sync-worker and meet-events are fed by push subscriptions in pubsub.tf (ordering, retry
-#   policy and dead letter are ours); functions-framework turns the Pub/Sub push
-#   body into the CloudEvent its @cloud_event signature expects.
-# - renew-channels is called by the Cloud Scheduler jobs in scheduler.tf.
+# - sync-worker, maintenance and meet-events are fed by push subscriptions in pubsub.tf
+#   (ordering, retry policy and dead letter are ours); functions-framework turns the
+#   Pub/Sub push body into the CloudEvent its @cloud_event signature expects.
+# - renew-channels is called by the Cloud Scheduler jobs in scheduler.tf: a dispatcher that
+#   publishes one shard job per shard to the maintenance topic and answers in seconds.
 # - calendar-webhook and connect are the only public functions: Google pushes to
 #   the webhook, and users' browsers open connect (Google sign-in).
 # - the others are called by clients or operators holding run.invoker.
+#
+# Per function: `concurrency` is max_instance_request_concurrency (requests one instance
+# serves at once, each on its own thread: functions-framework's THREADS is set to it);
+# above 1 it needs `cpu` >= 1 (Cloud Run forces concurrency 1 on a fractional CPU), so
+# those functions name their CPU; null keeps the default derived from the memory.
+# `calendar_share` is the function's share of the Calendar budget (var.calendar_budget_shares;
+# 0 for the functions that never call Calendar): see local.calendar_budget_by_function below.
 locals {
   functions = {
     calendar-webhook = {
-      entry_point   = "calendar_webhook"
-      description   = "Receives Google Calendar push notifications, checks channel and token, publishes a change signal."
-      memory        = "256Mi"
-      timeout       = 30
-      max_instances = var.max_instances.calendar_webhook
-      ingress       = "ALLOW_ALL"
-      firestore     = "roles/datastore.viewer"
-      publishes     = ["calendar-changes"]
-      acts_as_users = false
+      entry_point    = "calendar_webhook"
+      description    = "Receives Google Calendar push notifications, checks channel and token, publishes a change signal."
+      memory         = "256Mi"
+      timeout        = 30
+      max_instances  = var.max_instances.calendar_webhook
+      concurrency    = 1
+      cpu            = null
+      ingress        = "ALLOW_ALL"
+      firestore      = "roles/datastore.viewer"
+      publishes      = ["calendar-changes"]
+      acts_as_users  = false
+      calendar_share = 0 # never calls Calendar
       # Public: the allUsers binding is google_cloud_run_service_iam_member.webhook_public.
       invokers = {}
     }
     sync-worker = {
-      entry_point   = "sync_worker"
-      description   = "Syncs one calendar per change signal and keeps the meetings, Meet spaces and outbound events in step."
-      memory        = "512Mi"
-      timeout       = 300
-      max_instances = var.max_instances.sync_worker
-      ingress       = "ALLOW_ALL"
-      firestore     = "roles/datastore.user"
-      publishes     = ["meeting-events"]
-      acts_as_users = true
-      invokers      = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
+      entry_point    = "sync_worker"
+      description    = "Syncs one calendar per change signal and keeps the meetings, Meet spaces and outbound events in step."
+      memory         = "512Mi"
+      timeout        = 300
+      max_instances  = var.max_instances.sync_worker
+      concurrency    = 8 # threads, each with its own HTTP client
+      cpu            = "1"
+      ingress        = "ALLOW_ALL"
+      firestore      = "roles/datastore.user"
+      publishes      = ["meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.sync_worker
+      invokers       = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
     }
     meet-events = {
-      entry_point   = "meet_events"
-      description   = "Puts Google Meet activity (conference start and end, attendance, recordings, transcripts) from Workspace Events onto the meetings; keeps their subscriptions alive."
-      memory        = "512Mi"
-      timeout       = 60
-      max_instances = var.max_instances.meet_events
-      ingress       = "ALLOW_ALL"
-      firestore     = "roles/datastore.user"
-      publishes     = ["meeting-events"]
-      acts_as_users = true
-      invokers      = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
+      entry_point    = "meet_events"
+      description    = "Puts Google Meet activity (conference start and end, attendance, recordings, transcripts) from Workspace Events onto the meetings; keeps their subscriptions alive."
+      memory         = "512Mi"
+      timeout        = 60
+      max_instances  = var.max_instances.meet_events
+      concurrency    = 1
+      cpu            = null
+      ingress        = "ALLOW_ALL"
+      firestore      = "roles/datastore.user"
+      publishes      = ["meeting-events"]
+      acts_as_users  = true # Meet and Directory, never Calendar
+      calendar_share = 0    # never calls Calendar
+      invokers       = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
     }
     create-meeting = {
-      entry_point   = "create_meeting"
-      description   = "Creates a calendar event with a Google Meet conference, idempotently, and returns the join link."
-      memory        = "256Mi"
-      timeout       = 60
-      max_instances = var.max_instances.create_meeting
-      ingress       = var.private_ingress
-      firestore     = "roles/datastore.user"
-      publishes     = ["meeting-events"]
-      acts_as_users = true
-      invokers      = { for m in var.create_meeting_invokers : m => m }
+      entry_point    = "create_meeting"
+      description    = "Creates a calendar event with a Google Meet conference, idempotently, and returns the join link."
+      memory         = "256Mi"
+      timeout        = 60
+      max_instances  = var.max_instances.create_meeting
+      concurrency    = 1
+      cpu            = null
+      ingress        = var.private_ingress
+      firestore      = "roles/datastore.user"
+      publishes      = ["meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.create_meeting
+      invokers       = { for m in var.create_meeting_invokers : m => m }
     }
     watch-calendar = {
-      entry_point   = "watch_calendar"
-      description   = "Operator endpoint: watches or unwatches a calendar."
-      memory        = "256Mi"
-      timeout       = 300
-      max_instances = var.max_instances.watch_calendar
-      ingress       = var.private_ingress
-      firestore     = "roles/datastore.user"
-      publishes     = ["calendar-changes"]
-      acts_as_users = true
-      invokers      = { for m in var.operator_members : m => m }
+      entry_point    = "watch_calendar"
+      description    = "Operator endpoint: watches or unwatches a calendar."
+      memory         = "256Mi"
+      timeout        = 300
+      max_instances  = var.max_instances.watch_calendar
+      concurrency    = 1
+      cpu            = null
+      ingress        = var.private_ingress
+      firestore      = "roles/datastore.user"
+      publishes      = ["calendar-changes"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.watch_calendar
+      invokers       = { for m in var.operator_members : m => m }
     }
+    # A dispatcher now: it publishes one job per shard to maintenance and stores the
+    # dispatch report. On a sweep it also takes one bounded step of the Meet outcome
+    # reconciliation (Meet as the users, announcements on meeting-events). It builds the
+    # maintenance service, whose channel renewal holds the Calendar client, so it gets a
+    # small share of the Calendar budget (conservatively: dispatching makes no Calendar call).
     renew-channels = {
-      entry_point   = "renew_channels"
-      description   = "Scheduled: renews watch channels before they expire, reaps orphans, and sweeps every watched calendar."
-      memory        = "512Mi"
-      timeout       = 540
-      max_instances = var.max_instances.renew_channels
-      ingress       = "ALLOW_INTERNAL_ONLY"
-      firestore     = "roles/datastore.user"
-      publishes     = ["calendar-changes", "meeting-events"]
-      acts_as_users = true
-      invokers      = { scheduler = "serviceAccount:${google_service_account.scheduler.email}" }
+      entry_point    = "renew_channels"
+      description    = "Scheduled dispatcher: publishes one renew or sweep job per shard to the maintenance topic and answers in seconds."
+      memory         = "512Mi"
+      timeout        = 60
+      max_instances  = var.max_instances.renew_channels
+      concurrency    = 1
+      cpu            = null
+      ingress        = "ALLOW_INTERNAL_ONLY"
+      firestore      = "roles/datastore.user"
+      publishes      = ["maintenance", "meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.renew_channels
+      invokers       = { scheduler = "serviceAccount:${google_service_account.scheduler.email}" }
+    }
+    # One shard job per message: each job budgets its work to about 40 s of the 60 s
+    # timeout, then publishes its continuation. Publishes to maintenance (continuations),
+    # calendar-changes (the sweep's signals) and meeting-events (user.auth_revoked found
+    # by renewal).
+    maintenance = {
+      entry_point    = "maintenance"
+      description    = "Does one maintenance shard job (renews the shard's due channels, or sweeps its stale calendars); publishes its continuation when its time budget runs out."
+      memory         = "512Mi"
+      timeout        = 60
+      max_instances  = var.max_instances.maintenance
+      concurrency    = 4
+      cpu            = "1"
+      ingress        = "ALLOW_ALL"
+      firestore      = "roles/datastore.user"
+      publishes      = ["maintenance", "calendar-changes", "meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.maintenance
+      invokers       = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
     }
     import-events = {
-      entry_point   = "import_events"
-      description   = "Imports existing calendar events into meetings the system holds."
-      memory        = "512Mi"
-      timeout       = 300
-      max_instances = var.max_instances.import_events
-      ingress       = var.private_ingress
-      firestore     = "roles/datastore.user"
-      publishes     = ["meeting-events"]
-      acts_as_users = true
-      invokers      = { for m in var.import_events_invokers : m => m }
+      entry_point    = "import_events"
+      description    = "Imports existing calendar events into meetings the system holds."
+      memory         = "512Mi"
+      timeout        = 300
+      max_instances  = var.max_instances.import_events
+      concurrency    = 1
+      cpu            = null
+      ingress        = var.private_ingress
+      firestore      = "roles/datastore.user"
+      publishes      = ["meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.import_events
+      invokers       = { for m in var.import_events_invokers : m => m }
     }
     users = {
-      entry_point   = "users"
-      description   = "Operator endpoint: registers users for domain-wide delegation, shows their status, disconnects them."
-      memory        = "256Mi"
-      timeout       = 300
-      max_instances = var.max_instances.users
-      ingress       = var.private_ingress
-      firestore     = "roles/datastore.user"
-      publishes     = ["calendar-changes", "meeting-events"]
-      acts_as_users = true
-      invokers      = { for m in var.operator_members : m => m }
+      entry_point    = "users"
+      description    = "Operator endpoint: registers users for domain-wide delegation, shows their status, disconnects them."
+      memory         = "256Mi"
+      timeout        = 300
+      max_instances  = var.max_instances.users
+      concurrency    = 1
+      cpu            = null
+      ingress        = var.private_ingress
+      firestore      = "roles/datastore.user"
+      publishes      = ["calendar-changes", "meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.users
+      invokers       = { for m in var.operator_members : m => m }
     }
     connect = {
-      entry_point   = "connect"
-      description   = "Users connect their Google account (Google sign-in): consent redirect and OAuth callback."
-      memory        = "256Mi"
-      timeout       = 60
-      max_instances = var.max_instances.connect
-      ingress       = "ALLOW_ALL"
-      firestore     = "roles/datastore.user"
-      publishes     = ["calendar-changes", "meeting-events"]
-      acts_as_users = true
+      entry_point    = "connect"
+      description    = "Users connect their Google account (Google sign-in): consent redirect and OAuth callback."
+      memory         = "256Mi"
+      timeout        = 60
+      max_instances  = var.max_instances.connect
+      concurrency    = 1
+      cpu            = null
+      ingress        = "ALLOW_ALL"
+      firestore      = "roles/datastore.user"
+      publishes      = ["calendar-changes", "meeting-events"]
+      acts_as_users  = true
+      calendar_share = var.calendar_budget_shares.connect
       # Public: the allUsers binding is google_cloud_run_service_iam_member.connect_public.
       invokers = {}
     }
@@ -136,8 +195,34 @@ locals {
   delegation_enabled = var.enable_delegation || var.auth_mode == "delegation"
   sign_in_enabled    = var.oauth_client_id != ""
 
-  # Every variable shared/settings.py reads, except the secrets below. A null
-  # value is left unset so that the code's default applies.
+  # The Calendar budget. Google allows 10,000 Calendar requests/min per project (and 600/min
+  # per user; https://developers.google.com/calendar/api/guides/quota); the project spends at
+  # most var.calendar_budget_per_min of it. Each function that calls Calendar (through
+  # shared/wiring.py's calendar(); the webhook and meet-events never do) gets its own share,
+  # var.calendar_budget_shares, and splits it over its own instances: every instance runs a
+  # token bucket (shared/services/budget.py) refilling at CALENDAR_BUDGET_PER_MIN /
+  # CALENDAR_BUDGET_INSTANCES per minute, and here those are the function's calls/min
+  # (floor(budget * share)) and its max_instances. One bucket per instance, shared by its
+  # threads (one gunicorn worker process per instance), so concurrency does not enter it.
+  # The shares sum to 1 and each is rounded down, so even with every instance of every
+  # function busy the project stays within the budget (the total is also a precondition
+  # below); peaks wait in Pub/Sub. Raising a function's max_instances thins only its own
+  # instances' rate. Calls/min by function (0: never calls Calendar); a binary fraction can
+  # round one call below the exact product, never above.
+  calendar_budget_by_function = {
+    for key, fn in local.functions : key => floor(var.calendar_budget_per_min * fn.calendar_share)
+  }
+  # The two settings, per function; unset (the code's defaults) where the share is 0.
+  calendar_budget_env = {
+    for key, fn in local.functions : key => fn.calendar_share > 0 ? {
+      CALENDAR_BUDGET_PER_MIN   = tostring(local.calendar_budget_by_function[key])
+      CALENDAR_BUDGET_INSTANCES = tostring(fn.max_instances)
+    } : {}
+  }
+
+  # Every variable shared/settings.py reads, except the secrets below and the Calendar
+  # budget's two (per function, local.calendar_budget_env). A null value is left unset so
+  # that the code's default applies.
   function_env = {
     GOOGLE_CLOUD_PROJECT        = var.project_id
     AUTH_MODE                   = var.auth_mode
@@ -159,8 +244,10 @@ locals {
     FIRESTORE_DATABASE          = var.firestore_database
     CHANGES_TOPIC               = google_pubsub_topic.topic["calendar-changes"].name
     MEETING_EVENTS_TOPIC        = google_pubsub_topic.topic["meeting-events"].name
+    MAINTENANCE_TOPIC           = google_pubsub_topic.topic["maintenance"].name
     WORKSPACE_EVENTS_TOPIC      = google_pubsub_topic.topic["workspace-events"].name
     WEBHOOK_URL                 = local.webhook_url
+    SWEEP_AGE_SECONDS           = var.tuning.sweep_age_seconds
     CHANNEL_TTL_SECONDS         = var.tuning.channel_ttl_seconds
     RENEW_WINDOW_SECONDS        = var.tuning.renew_window_seconds
     CHANNEL_OVERLAP_SECONDS     = var.tuning.channel_overlap_seconds
@@ -213,14 +300,19 @@ resource "google_cloudfunctions2_function" "fn" {
 
   service_config {
     available_memory                 = each.value.memory
+    available_cpu                    = each.value.cpu
     timeout_seconds                  = each.value.timeout
     min_instance_count               = 0
     max_instance_count               = each.value.max_instances
-    max_instance_request_concurrency = 1
+    max_instance_request_concurrency = each.value.concurrency
     ingress_settings                 = each.value.ingress
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.fn[each.key].email
-    environment_variables            = local.function_env_set
+    # The settings, this function's Calendar budget, plus functions-framework's THREADS
+    # (gunicorn threads of the one worker process): as many as the requests the instance is
+    # sent, as Google recommends for Python; its default (4 per CPU) would queue requests
+    # inside the instance.
+    environment_variables = merge(local.function_env_set, local.calendar_budget_env[each.key], { THREADS = tostring(each.value.concurrency) })
 
     dynamic "secret_environment_variables" {
       for_each = local.secret_env_deployed
@@ -237,6 +329,18 @@ resource "google_cloudfunctions2_function" "fn" {
     precondition {
       condition     = var.auth_mode != "refresh_token" || var.oauth_client_id != ""
       error_message = "auth_mode = refresh_token needs oauth_client_id (and the three secrets, see README)."
+    }
+    precondition {
+      condition     = each.value.concurrency == 1 || try(tonumber(each.value.cpu) >= 1, false)
+      error_message = "${each.key}: concurrency above 1 needs cpu >= 1 (Cloud Run allows only concurrency 1 on a fractional CPU)."
+    }
+    precondition {
+      condition     = each.value.calendar_share == 0 || local.calendar_budget_by_function[each.key] >= each.value.max_instances
+      error_message = "${each.key}: its Calendar budget (${local.calendar_budget_by_function[each.key]}/min, ${each.value.calendar_share} of calendar_budget_per_min ${var.calendar_budget_per_min}) is below its ${each.value.max_instances} instances: each instance's token bucket would refill at less than one call per minute. Lower its max_instances, or raise its share or the budget."
+    }
+    precondition {
+      condition     = sum(values(local.calendar_budget_by_function)) <= var.calendar_budget_per_min
+      error_message = "The functions' Calendar budgets add up to ${sum(values(local.calendar_budget_by_function))}/min, above calendar_budget_per_min (${var.calendar_budget_per_min}): calendar_budget_shares sum to more than 1."
     }
   }
 

@@ -59,12 +59,12 @@ resource "google_service_account_iam_member" "delegation_signer" {
   member             = "serviceAccount:${google_service_account.fn[each.key].email}"
 }
 
-# Identity Pub/Sub presents (OIDC) when it pushes to sync-worker; run.invoker on
-# that function only (see local.functions).
+# Identity Pub/Sub presents (OIDC) when it pushes to sync-worker, meet-events and
+# maintenance; run.invoker on those functions only (see local.functions).
 resource "google_service_account" "pubsub_push" {
   account_id   = "${var.name_prefix}-pubsub-push"
   display_name = "${var.name_prefix} Pub/Sub push to workers"
-  description  = "OIDC identity of the calendar-changes and workspace-events push subscriptions; may invoke sync_worker and meet_events only."
+  description  = "OIDC identity of the calendar-changes, workspace-events and maintenance push subscriptions; may invoke sync_worker, meet_events and maintenance only."
 }
 
 # Identity Cloud Scheduler presents (OIDC) when it calls renew-channels.

@@ -48,8 +48,9 @@ locals {
       value = null
     }
     maintenance_runs = {
-      description = "Renew and sweep runs, by run and outcome (ok, attention, failed)."
-      filter      = "jsonPayload.logger=\"shared.services.runs\" AND jsonPayload.message=\"maintenance run finished\""
+      # One line per shard job of a run (the maintenance function); `run` is its kind.
+      description = "Renew and sweep shard jobs, by run (renew, sweep) and outcome (ok, attention, failed)."
+      filter      = "jsonPayload.logger=\"shared.services.maintenance\" AND jsonPayload.message=\"maintenance run finished\""
       labels = {
         run     = "EXTRACT(jsonPayload.run)"
         outcome = "EXTRACT(jsonPayload.outcome)"
@@ -161,8 +162,15 @@ locals {
     }
     maintenance = {
       title = "Renew or sweep failing"
-      doc   = "A renew or sweep run failed, or no sweep ran for an hour (the scheduler job or the renew_channels function is broken). `meetsync status` shows the last runs; `meetsync renew` / `meetsync sweep` run one now."
+      doc   = "A renew or sweep job failed, shard jobs were dead-lettered (the maintenance function failed on them 10 times: `gcloud pubsub subscriptions pull maintenance-dead-letter`), or no sweep ran for an hour (the scheduler job, the renew_channels dispatcher or the maintenance function is broken). `meetsync status` shows the last runs; `meetsync renew` / `meetsync sweep` run one now."
       conditions = [
+        {
+          name      = "maintenance-dead-letter holds messages"
+          filter    = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.maintenance_dead_letter.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+          aligner   = "ALIGN_MAX"
+          threshold = 0
+          absent    = false
+        },
         {
           name      = "a run failed"
           filter    = "metric.type=\"${local.metric_type["maintenance_runs"]}\" AND resource.type=\"cloud_run_revision\" AND metric.labels.outcome=\"failed\""

@@ -15,13 +15,16 @@ locals {
   ]...)
 
   # dlq list / replay / purge read and acknowledge the dead letter; events tail seeks
-  # and pulls its own subscription.
+  # and pulls its own subscription; maintenance shard jobs that were dead-lettered are
+  # inspected with gcloud pubsub subscriptions pull.
   operator_subscriptions = {
-    dead-letter = google_pubsub_subscription.dead_letter.name
-    events-tail = google_pubsub_subscription.events_tail.name
+    dead-letter             = google_pubsub_subscription.dead_letter.name
+    events-tail             = google_pubsub_subscription.events_tail.name
+    maintenance-dead-letter = google_pubsub_subscription.maintenance_dead_letter.name
   }
-  # dlq replay republishes change signals; an in-process resync announces what changed.
-  operator_topics = ["calendar-changes", "meeting-events"]
+  # dlq replay republishes change signals; an in-process resync announces what changed;
+  # a run is dispatched by publishing {"kind": "renew" | "sweep"} to maintenance.
+  operator_topics = ["calendar-changes", "meeting-events", "maintenance"]
 }
 
 resource "google_project_iam_member" "operators" {

@@ -77,3 +77,24 @@ output "source_object" {
   description = "Source archive the functions run, gs://BUCKET/source/SHA256.zip."
   value       = "gs://${google_storage_bucket.source.name}/${google_storage_bucket_object.source.name}"
 }
+
+output "maintenance_topic" {
+  description = "Topic of the maintenance shard jobs; publishing {\"kind\": \"renew\"} or {\"kind\": \"sweep\"} to it dispatches a run."
+  value       = google_pubsub_topic.topic["maintenance"].name
+}
+
+output "maintenance_dead_letter_subscription" {
+  description = "Pull subscription holding maintenance shard jobs the maintenance function gave up on."
+  value       = google_pubsub_subscription.maintenance_dead_letter.name
+}
+
+output "calendar_budget_by_function" {
+  description = "The Calendar budget of each function that calls Calendar: its calls/min (floor(calendar_budget_per_min * its share)), its max instances, and each instance's token bucket rate (calls/min)."
+  value = {
+    for key, calls in local.calendar_budget_by_function : key => {
+      calls_per_min              = calls
+      instances                  = local.functions[key].max_instances
+      calls_per_min_per_instance = calls / local.functions[key].max_instances
+    } if local.functions[key].calendar_share > 0
+  }
+}

@@ -4,6 +4,11 @@
 #   their own subscriptions (see output meeting_events_topic).
 # calendar-changes-dead-letter: signals the worker failed on max_delivery_attempts
 #   times; kept by a pull subscription for inspection and replay.
+# maintenance: the fan-out of the renew and sweep runs. renew-channels (the scheduler's
+#   dispatcher) publishes one JSON shard job per shard ({"kind": "renew"|"sweep", "run",
+#   "shard", ...}); a `{"kind": ...}` without shard dispatches a whole run; the
+#   maintenance function does each job and publishes its continuation when its time
+#   budget runs out. Jobs that keep failing go to maintenance-dead-letter.
 locals {
   topics = {
     calendar-changes             = { purpose = "change-signals" }
@@ -11,6 +16,8 @@ locals {
     calendar-changes-dead-letter = { purpose = "dead-letter" }
     workspace-events             = { purpose = "meet-events" }
     workspace-events-dead-letter = { purpose = "dead-letter" }
+    maintenance                  = { purpose = "maintenance-jobs" }
+    maintenance-dead-letter      = { purpose = "dead-letter" }
   }
 
   # Delivery attempts before a change signal goes to the dead letter topic.
@@ -190,6 +197,81 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letters" {
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_source" {
   project      = var.project_id
   subscription = google_pubsub_subscription.sync_worker_push.name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+# Feeds the maintenance function, the sync-worker pattern: a push subscription we own
+# (retry backoff, dead letter and ack deadline are ours), with an OIDC token of the push
+# account. Unordered: shard jobs are independent, and a redelivered or duplicated one is
+# harmless (renewal claims each channel with a precondition; a sweep signal for a
+# calendar already syncing is coalesced by its lease).
+resource "google_pubsub_subscription" "maintenance_push" {
+  name  = "maintenance-maintenance"
+  topic = google_pubsub_topic.topic["maintenance"].id
+
+  enable_message_ordering = false
+  # Longer than the maintenance function's timeout (60 s; each job budgets ~40 s), so a
+  # job is not redelivered while the instance that holds it is still working on it.
+  ack_deadline_seconds = 90
+  # A job older than a day is superseded by the runs dispatched since.
+  message_retention_duration = "86400s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.fn["maintenance"].service_config[0].uri}/${google_pubsub_topic.topic["maintenance"].id}"
+
+    oidc_token {
+      service_account_email = google_service_account.pubsub_push.email
+      audience              = google_cloudfunctions2_function.fn["maintenance"].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.topic["maintenance-dead-letter"].id
+    max_delivery_attempts = local.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.pubsub_agent_maintenance_dead_letters,
+    google_cloud_run_service_iam_member.invoker,
+  ]
+}
+
+# Shard jobs the maintenance function failed on max_delivery_attempts times, kept 7 days
+# for inspection: `gcloud pubsub subscriptions pull maintenance-dead-letter`. The next
+# scheduled run covers the shard again, so a dead letter means "look at why".
+resource "google_pubsub_subscription" "maintenance_dead_letter" {
+  name  = "maintenance-dead-letter"
+  topic = google_pubsub_topic.topic["maintenance-dead-letter"].id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = "604800s"
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_maintenance_dead_letters" {
+  project = var.project_id
+  topic   = google_pubsub_topic.topic["maintenance-dead-letter"].name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_project_service_identity.pubsub.email}"
+}
+
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_acks_maintenance" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.maintenance_push.name
   role         = "roles/pubsub.subscriber"
   member       = "serviceAccount:${google_project_service_identity.pubsub.email}"
 }

@@ -1,18 +1,22 @@
 # Cloud Scheduler calls renew-channels with an OIDC token of the scheduler
-# account (run.invoker on renew-channels only). Schedules sit off the round
-# minute so that they do not pile onto everyone else's jobs.
+# account (run.invoker on renew-channels only). renew-channels is a dispatcher: it
+# publishes one job per shard to the maintenance topic and answers within seconds,
+# whatever the number of calendars; the maintenance function does the work. So the
+# attempt deadline is the dispatcher's timeout (60 s), and a retried attempt (after a
+# timeout) only dispatches again, which the jobs tolerate (renewal claims each channel).
+# Schedules sit off the round minute so that they do not pile onto everyone else's jobs.
 locals {
   scheduler_jobs = {
     renew = {
       action      = "renew"
       schedule    = var.renew_schedule
-      description = "Renews watch channels that expire within the renewal window and reaps orphans."
+      description = "Dispatches the renewal of watch channels that expire within the renewal window (one job per shard on the maintenance topic)."
       retries     = 3
     }
     sweep = {
       action      = "sweep"
       schedule    = var.sweep_schedule
-      description = "Sweep sync of every watched calendar: catches notifications Google dropped."
+      description = "Dispatches the sweep sync of the calendars nothing synced for the sweep age (one job per shard): catches notifications Google dropped."
       retries     = 0 # the next run comes soon enough
     }
   }

@@ -157,7 +157,7 @@ variable "import_events_invokers" {
 
 variable "operator_members" {
   type        = list(string)
-  description = "IAM members (operators) who run the meetsync CLI: they may call watch_calendar and users, read and write Firestore, read and replay the dead letter, follow meeting-events, run the renew and sweep jobs, act as delegation users in-process (calendars resync, meetings show), and view logs and monitoring (operators.tf)."
+  description = "IAM members (operators) who run the meetsync CLI: they may call watch_calendar and users, read and write Firestore, read and replay the dead letter, read the maintenance dead letter, follow meeting-events, run the renew and sweep jobs (publish to the maintenance topic), act as delegation users in-process (calendars resync, meetings show), and view logs and monitoring (operators.tf)."
   default     = []
 
   validation {
@@ -188,13 +188,55 @@ variable "max_instances" {
     users            = optional(number, 5)
     connect          = optional(number, 10)
     meet_events      = optional(number, 20)
+    maintenance      = optional(number, 10)
   })
-  description = "Maximum instances per function (each instance serves one request at a time); bounds cost and the load put on Calendar/Meet quotas."
+  description = "Maximum instances per function (sync_worker serves 8 requests at a time per instance, maintenance 4, the others 1); bounds cost and the load put on Calendar/Meet quotas. Each function that calls Calendar splits its share of calendar_budget_per_min (calendar_budget_shares) over its own instances, so raising its max_instances lowers only its own instances' rate."
   default     = {}
 
   validation {
     condition     = alltrue([for n in values(var.max_instances) : n >= 1 && n <= 100])
     error_message = "Every max_instances value must be between 1 and 100."
+  }
+}
+
+variable "calendar_budget_per_min" {
+  type        = number
+  description = "The project's Calendar API budget, calls per minute, that every Calendar caller counts against. It is divided between the functions that call Calendar by calendar_budget_shares: each gets floor(this * its share) calls/min (CALENDAR_BUDGET_PER_MIN) and splits them over its max_instances (CALENDAR_BUDGET_INSTANCES), each instance running a token bucket; so the project never exceeds it. Google's quota is 10,000 requests/min per project (and 600/min per user; https://developers.google.com/calendar/api/guides/quota); keep headroom for other clients of the project's quota. Raise it only after Google raised the quota."
+  default     = 8000
+
+  validation {
+    condition     = var.calendar_budget_per_min > 0 && var.calendar_budget_per_min <= 10000 && floor(var.calendar_budget_per_min) == var.calendar_budget_per_min
+    error_message = "calendar_budget_per_min must be a whole number of calls per minute, above 0 and at most 10000 (Google's Calendar API quota per project)."
+  }
+}
+
+variable "calendar_budget_shares" {
+  type        = map(number)
+  description = "Each Calendar-calling function's share of calendar_budget_per_min (keys: the functions' max_instances names). A function gets floor(calendar_budget_per_min * share) calls/min, spread over its own max_instances (infra/README.md, \"Calendar budget\"). Name every one of the eight, each share above 0 (a caller without one would fall back to the code's default, the whole budget per instance) and at most 1, summing to 1; calendar_webhook and meet_events never call Calendar and have none. Give the sync worker more when its signals keep going back to Pub/Sub (log \"Calendar budget spent; the signal goes back to Pub/Sub\"), an interactive function more when its requests get 503s for want of budget."
+  default = {
+    sync_worker    = 0.70 # syncs every changed calendar: the bulk of the calls
+    maintenance    = 0.10 # channel renewal (watch + stop per channel)
+    create_meeting = 0.08
+    watch_calendar = 0.04
+    import_events  = 0.03
+    users          = 0.02
+    connect        = 0.02
+    renew_channels = 0.01 # dispatches only; holds the Calendar client through maintenance
+  }
+
+  validation {
+    condition     = length(setsubtract(keys(var.calendar_budget_shares), ["sync_worker", "maintenance", "create_meeting", "watch_calendar", "import_events", "users", "connect", "renew_channels"])) == 0 && length(setsubtract(["sync_worker", "maintenance", "create_meeting", "watch_calendar", "import_events", "users", "connect", "renew_channels"], keys(var.calendar_budget_shares))) == 0
+    error_message = "calendar_budget_shares must name exactly the functions that call Calendar: sync_worker, maintenance, create_meeting, watch_calendar, import_events, users, connect, renew_channels."
+  }
+
+  validation {
+    condition     = alltrue([for share in values(var.calendar_budget_shares) : share > 0 && share <= 1])
+    error_message = "Every calendar_budget_shares value must be above 0 (a Calendar caller without a share would fall back to the whole budget per instance) and at most 1."
+  }
+
+  validation {
+    condition     = abs(sum(concat([0], values(var.calendar_budget_shares))) - 1) <= 0.001
+    error_message = "calendar_budget_shares must sum to 1 (within 0.001)."
   }
 }
 
@@ -234,6 +276,7 @@ variable "tuning" {
   type = object({
     channel_ttl_seconds       = optional(number)
     renew_window_seconds      = optional(number)
+    sweep_age_seconds         = optional(number)
     channel_overlap_seconds   = optional(number)
     channel_cache_seconds     = optional(number)
     full_sync_days            = optional(number)
@@ -286,13 +329,13 @@ variable "firestore_location" {
 
 variable "renew_schedule" {
   type        = string
-  description = "Cron schedule of channel renewal (POST {\"action\": \"renew\"} to renew_channels). Off the round minute so that it does not pile onto other jobs."
+  description = "Cron schedule of channel renewal (POST {\"action\": \"renew\"} to renew_channels, which dispatches one renewal job per shard). Off the round minute so that it does not pile onto other jobs."
   default     = "7 */2 * * *"
 }
 
 variable "sweep_schedule" {
   type        = string
-  description = "Cron schedule of the sweep sync of every watched calendar (POST {\"action\": \"sweep\"} to renew_channels)."
+  description = "Cron schedule of the sweep (POST {\"action\": \"sweep\"} to renew_channels, which dispatches one sweep job per shard): each syncs the watched calendars nothing synced for tuning.sweep_age_seconds (default 6 h)."
   default     = "4-59/15 * * * *"
 }
 

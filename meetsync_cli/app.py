@@ -118,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     wait = ("--timeout", {"type": float, "default": 600.0, "help": "seconds to wait for it"})
     top.command("renew", ops.maintenance, "renew expiring channels now; the run's report", wait)
-    top.command("sweep", ops.maintenance, "sync every watched calendar; the run's report", wait)
+    top.command(
+        "sweep", ops.maintenance,
+        "sync the calendars nothing synced for the sweep age (--all: every watched one)",
+        wait, ("--all", {"action": "store_true", "help": "every watched calendar"}),
+    )  # fmt: skip
 
     meetings = top.group("meetings", "meeting records")
     meetings.command(

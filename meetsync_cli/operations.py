@@ -30,7 +30,7 @@ def maintenance(ctx: Context) -> int:
     deadline = time.monotonic() + ctx.args.timeout
     with ctx.out.progress(bar=False) as progress:
         progress.add_task(f"{kind}: running", total=None)
-        ctx.target.trigger(kind)
+        ctx.target.trigger(kind, sweep_all=bool(getattr(ctx.args, "all", False)))
         run = latest_run(store, kind)
         # the run fans out over shard jobs: wait until every one has reported
         while run is None or not run.done or (previous is not None and run.id == previous.id):

@@ -195,13 +195,14 @@ class Target:
             raise CliError(f"no identity token (set MEETSYNC_ID_TOKEN or log in): {exc}") from None
         return out.stdout.strip()
 
-    def trigger(self, action: str) -> None:
+    def trigger(self, action: str, *, sweep_all: bool = False) -> None:
         """Start a renew or sweep run as the scheduler's does: a `{"kind": ...}` message on
         the `maintenance` topic, which the maintenance function dispatches over the shards
         (the same path locally and in the cloud, with the caller's Pub/Sub rights)."""
         from shared.domain.errors import PublishError
 
         try:
-            self.publisher.publish(self.settings.maintenance_topic, {"kind": action})
+            message = {"kind": action, "all": sweep_all}
+            self.publisher.publish(self.settings.maintenance_topic, message)
         except PublishError as exc:
             raise CliError(f"could not start the {action} run: {exc}") from None

@@ -126,12 +126,12 @@ class Settings:
     this old, less up to a quarter of jitter: the bound on how long a dropped notification
     goes unnoticed. The sweep costs O(stale calendars), not O(all)."""
     calendar_budget_per_min: int = field(default=8_000, metadata=_env("CALENDAR_BUDGET_PER_MIN"))
-    """The project's Calendar API budget in calls/min (Google's quota: 10,000/min per project,
-    600/min per user). Every Calendar caller counts against it."""
+    """This function's share of the project's Calendar budget, calls/min (Terraform splits
+    `calendar_budget_per_min` over the functions by `calendar_budget_shares`; Google's quota
+    is 10,000/min per project and 600/min per user)."""
     calendar_budget_instances: int = field(default=1, metadata=_env("CALENDAR_BUDGET_INSTANCES"))
-    """How many instances share the budget (Terraform sets the sum of the maximum instances of
-    every function that calls Calendar): each instance's token bucket refills at
-    budget / instances per minute, so the project never exceeds the budget."""
+    """This function's maximum instances: each instance's token bucket refills at
+    CALENDAR_BUDGET_PER_MIN / this, so the project never exceeds the budget."""
 
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""

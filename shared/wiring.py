@@ -143,10 +143,11 @@ def calendar() -> BudgetedCalendar:
     """Calendar, every call counted against this instance's share of the project budget
     (`shared.services.budget`)."""
     from shared.google.workspace import CalendarAdapter
-    from shared.services.budget import BudgetedCalendar, TokenBucket
+    from shared.services.budget import BURST, BudgetedCalendar, TokenBucket
 
     s = settings()
-    bucket = TokenBucket(s.calendar_budget_per_min / s.calendar_budget_instances)
+    rate = s.calendar_budget_per_min / s.calendar_budget_instances
+    bucket = TokenBucket(rate, burst=max(rate / 60, BURST))
     return BudgetedCalendar(
         CalendarAdapter(apis()), bucket, max_wait_seconds=CALENDAR_BUDGET_WAIT_SECONDS
     )

@@ -2,11 +2,13 @@
 
 Google allows 10,000 Calendar requests/min per project and 600/min per user
 (403 usageLimits / 429 beyond; https://developers.google.com/calendar/api/guides/quota).
-Meeting that limit means storms of retries that all fail together. Instead each
-instance holds a token bucket refilling at `CALENDAR_BUDGET_PER_MIN /
-CALENDAR_BUDGET_INSTANCES` per minute (Terraform sets the second to the sum of the
-maximum instances of every function that calls Calendar), so the whole project
-stays under the budget even with every instance busy. A call that would wait
+Meeting that limit means storms of retries that all fail together. Instead Terraform
+splits the budget over the functions that call Calendar (`calendar_budget_shares`), and
+each instance holds a token bucket refilling at its function's share divided by that
+function's maximum instances (`CALENDAR_BUDGET_PER_MIN / CALENDAR_BUDGET_INSTANCES`), so
+the whole project stays under the budget even with every instance busy; what an
+instance saves up (`BURST` calls at most) is a one-off that fits in the headroom between
+the default budget (8,000) and Google's 10,000. A call that would wait
 longer than its caller allows raises `BudgetExhaustedError`: a worker's message
 then goes back to Pub/Sub and returns after its backoff, so a peak waits in the
 queue and drains instead of failing.
@@ -20,6 +22,9 @@ from collections.abc import Callable
 
 from shared.domain.errors import BudgetExhaustedError
 from shared.domain.ports import CalendarPort, EventPage, Json
+
+BURST = 10
+"""Calls an idle instance may make at once: one create_meeting's insert and polls."""
 
 
 class TokenBucket:

@@ -244,6 +244,7 @@ class ChannelService:
         expiration = dt.datetime.fromtimestamp(int(granted["expiration"]) / 1000, dt.UTC)
         channel = Channel(
             id=channel_id,
+            created_at=self._now(),
             calendar_key=state.key,
             resource_id=str(granted["resourceId"]),
             token_hash=token_hash(token),
@@ -325,6 +326,14 @@ class ChannelService:
             _log.warning("channel renewal needs attention", extra=report.to_dict())
         return report, None
 
+    def _due_at(self, channel: Channel) -> dt.datetime:
+        """When a channel gets its replacement: the renewal window before it expires, or
+        half its life before if Google granted it less than twice the window (else a
+        short-lived replacement would be due again at once)."""
+        window = dt.timedelta(seconds=self._config.renew_window_seconds)
+        life = channel.expiration - channel.created_at
+        return channel.expiration - min(window, life / 2)
+
     def _renew_guarded(
         self,
         state: CalendarState | None,
@@ -360,6 +369,8 @@ class ChannelService:
                 report.stopped.append(channel.id)
             return
         if channel.state != ChannelState.ACTIVE or channel.replaced_by:
+            return
+        if now < self._due_at(channel):
             return
         claimed = self._store.modify_channel(
             channel.id,

@@ -19,6 +19,7 @@ FUNCTIONS = {
     "create_meeting",
     "watch_calendar",
     "renew_channels",
+    "maintenance",
     "import_events",
     "users",
     "connect",

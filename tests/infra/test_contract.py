@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,14 +24,41 @@ CONNECT = "connect"
 PUBLIC = (WEBHOOK, CONNECT)
 """The only public functions: Google pushes to the webhook, browsers open connect."""
 WORKER = "sync_worker"
-EXPECTED_TRIGGERS = {WORKER: PUSH, "meet_events": PUSH, "renew_channels": SCHEDULER}
-SCHEDULER_ACTIONS = ("renew", "sweep")
-FIRESTORE_INDEXES = {
-    "channels": [("state", "ASCENDING"), ("expiration", "ASCENDING")],
-    "meetings": [("calendar_key", "ASCENDING"), ("status", "ASCENDING")],
-    "calendars": [("status", "ASCENDING"), ("next_sweep_at", "ASCENDING")],
+MAINTENANCE = "maintenance"
+"""Does one maintenance shard job per message from the `maintenance` topic."""
+DISPATCHER = "renew_channels"
+"""Called by Cloud Scheduler; publishes the shard jobs and answers within seconds."""
+DISPATCH_SECONDS = 60
+"""The dispatcher's timeout and the scheduler's attempt deadline at most; a shard job too."""
+EXPECTED_TRIGGERS = {
+    WORKER: PUSH,
+    "meet_events": PUSH,
+    MAINTENANCE: PUSH,
+    DISPATCHER: SCHEDULER,
 }
-FIRESTORE_INDEXES["runs"] = [("kind", "ASCENDING"), ("started_at", "DESCENDING")]
+SCHEDULER_ACTIONS = ("renew", "sweep")
+CONCURRENCY = {WORKER: 8, MAINTENANCE: 4}
+"""Requests one instance serves at once (threads); every other function serves 1."""
+FIRESTORE_INDEXES: list[contract.IndexSpec] = [
+    # renewal, per shard: live channels expiring within the window; stopping ones past overlap
+    ("channels", [("shard", "ASCENDING"), ("state", "ASCENDING"), ("expiration", "ASCENDING")]),
+    ("channels", [("shard", "ASCENDING"), ("state", "ASCENDING"), ("stop_after", "ASCENDING")]),
+    # the sweep, per shard: watched calendars past their next sweep
+    (
+        "calendars",
+        [("shard", "ASCENDING"), ("status", "ASCENDING"), ("next_sweep_at", "ASCENDING")],
+    ),
+    # `meetsync status`: the last run of a kind
+    ("runs", [("kind", "ASCENDING"), ("started_at", "DESCENDING")]),
+]
+"""Every composite index a query of shared/store/firestore.py needs, and no other."""
+UNINDEXED_FIELDS = {
+    "calendars": ("last_sync_started", "last_sync_finished", "lease_expires"),
+    "channels": ("created_at", "renewal_claimed_until"),
+    "meetings": ("created_at", "updated_at", "claim_until", "subscription_expires"),
+}
+"""Timestamps written "now" (rising monotonically) that no query filters or orders on:
+exempt from single-field indexing (Firestore's ~500 writes/s for such indexes)."""
 TTL_FIELDS = {
     "channels": "purge_at",
     "meetings": "purge_at",
@@ -38,6 +66,11 @@ TTL_FIELDS = {
     "runs": "purge_at",
     "delivery_failures": "purge_at",
 }
+DEAD_LETTERS = ("dead_letter", "maintenance_dead_letter")
+"""Dead-letter pull subscriptions (resource names) whose backlog is alerted on."""
+BUDGET_COUNTED_ANYWAY = (DISPATCHER,)
+"""Given a Calendar share even if the code scan stopped seeing it call Calendar (conservative:
+see functions.tf)."""
 ALERTED_METRICS = (
     "calendars_marked",  # calendars auth_revoked or gone
     "channels_expired",  # a channel expired unrenewed
@@ -53,22 +86,45 @@ def code_log_lines() -> tuple[contract.LogLine, ...]:
     return tuple(contract.log_lines(REPO, ("shared", "functions")))
 
 
+@functools.cache
+def calendar_callers() -> frozenset[str]:
+    return contract.calendar_callers(REPO, main._MODULES)
+
+
 Check = Callable[[Infra], list[str]]
 
 CHECKS: dict[str, Check] = {
     "entry_points": lambda i: contract.check_entry_points(i, main.__all__),
     "triggers": lambda i: contract.check_triggers(i, EXPECTED_TRIGGERS),
     "push_subscription": lambda i: contract.check_push_subscription(i, WORKER),
+    "maintenance_subscription": lambda i: contract.check_push_subscription(
+        i, MAINTENANCE, "maintenance", ordered=False
+    ),
+    "maintenance": lambda i: contract.check_maintenance(
+        i,
+        worker=MAINTENANCE,
+        dispatcher=DISPATCHER,
+        topic="maintenance",
+        max_seconds=DISPATCH_SECONDS,
+    ),
+    "calendar_budget": lambda i: contract.check_calendar_budget(
+        i, calendar_callers(), counted_anyway=BUDGET_COUNTED_ANYWAY
+    ),
+    "concurrency": lambda i: contract.check_concurrency(i, CONCURRENCY),
     "meet_events": lambda i: contract.check_meet_events(i, "meet_events", "workspace-events"),
-    "scheduler": lambda i: contract.check_scheduler(i, SCHEDULER_ACTIONS),
+    "scheduler": lambda i: contract.check_scheduler(
+        i, SCHEDULER_ACTIONS, DISPATCHER, DISPATCH_SECONDS
+    ),
     "env": lambda i: contract.check_env(i, Settings.env_names(), Settings.secret_env_names()),
     "references": contract.check_references,
     "public_access": lambda i: contract.check_public_access(i, PUBLIC),
     "source_archive": contract.check_source_archive,
-    "firestore": lambda i: contract.check_firestore(i, FIRESTORE_INDEXES, TTL_FIELDS),
+    "firestore": lambda i: contract.check_firestore(
+        i, FIRESTORE_INDEXES, TTL_FIELDS, UNINDEXED_FIELDS
+    ),
     "function_settings": contract.check_function_settings,
     "log_metrics": lambda i: contract.check_log_metrics(i, code_log_lines(), NESTED_LOG_FIELDS),
-    "alerts": lambda i: contract.check_alerts(i, ALERTED_METRICS, "dead_letter"),
+    "alerts": lambda i: contract.check_alerts(i, ALERTED_METRICS, DEAD_LETTERS),
 }
 
 
@@ -87,8 +143,42 @@ def _mutated(infra: Infra, change: Callable[[Infra], object]) -> Infra:
     return broken
 
 
+def _budget_shares(infra: Infra) -> dict[str, float]:
+    shares: dict[str, float] = infra.variables["calendar_budget_shares"]["default"]
+    return shares
+
+
+def _replace_local(infra: Infra, name: str, old: str, new: str) -> None:
+    assert old in infra.locals[name]
+    infra.locals[name] = infra.locals[name].replace(old, new)
+
+
+def _function_service(infra: Infra) -> contract.Block:
+    return contract._first(
+        infra.resources[("google_cloudfunctions2_function", "fn")]["service_config"]
+    )
+
+
+def _without_budget_env(infra: Infra) -> None:
+    service = _function_service(infra)
+    service["environment_variables"] = service["environment_variables"].replace(
+        " local.calendar_budget_env[each.key],", ""
+    )
+
+
+def _drop_precondition(infra: Infra, text: str) -> None:
+    lifecycle = infra.resources[("google_cloudfunctions2_function", "fn")]["lifecycle"][0]
+    kept = [p for p in lifecycle["precondition"] if text not in p["condition"]]
+    assert len(kept) == len(lifecycle["precondition"]) - 1
+    lifecycle["precondition"] = kept
+
+
 def _push_subscription(infra: Infra) -> dict[str, object]:
     return infra.resources[("google_pubsub_subscription", "sync_worker_push")]
+
+
+def _maintenance_subscription(infra: Infra) -> contract.Block:
+    return infra.resources[("google_pubsub_subscription", "maintenance_push")]
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
@@ -169,6 +259,11 @@ MUTATIONS: dict[str, tuple[str, Callable[[Infra], object], str]] = {
         "push_subscription",
         lambda i: _push_subscription(i).__setitem__("ack_deadline_seconds", 60),
         "ack_deadline_seconds 60",
+    ),
+    "ack deadline equal to the worker's timeout": (
+        "push_subscription",
+        lambda i: _push_subscription(i).__setitem__("ack_deadline_seconds", 300),
+        "ack_deadline_seconds 300 must be longer than the sync_worker timeout 300",
     ),
     "drop the sweep job": (
         "scheduler",
@@ -286,15 +381,13 @@ MUTATIONS: dict[str, tuple[str, Callable[[Infra], object], str]] = {
     ),
     "drop an index": (
         "firestore",
-        lambda i: i.resources.pop(("google_firestore_index", "channels_state_expiration")),
+        lambda i: i.resources.pop(("google_firestore_index", "channels_shard_state_expiration")),
         "missing index on channels",
     ),
     "swap an index's field order": (
         "firestore",
-        lambda i: i.resources[("google_firestore_index", "meetings_calendar_status")][
-            "fields"
-        ].reverse(),
-        "missing index on meetings",
+        lambda i: i.resources[("google_firestore_index", "runs_kind_started")]["fields"].reverse(),
+        "missing index on runs",
     ),
     "drop a TTL policy": (
         "firestore",
@@ -352,6 +445,361 @@ MUTATIONS: dict[str, tuple[str, Callable[[Infra], object], str]] = {
         "alerts",
         lambda i: i.locals["alerts"].pop("maintenance"),
         "no alert on metric 'maintenance_runs'",
+    ),
+    # -- maintenance fan-out (issue 12) -----------------------------------------------------
+    "feed maintenance by nothing": (
+        "triggers",
+        lambda i: i.resources.pop(("google_pubsub_subscription", "maintenance_push")),
+        "maintenance is triggered by http, expected pubsub_push",
+    ),
+    "point the scheduler at the maintenance function": (
+        "scheduler",
+        lambda i: i.resources[("google_cloud_scheduler_job", "renew_channels")]["http_target"][
+            0
+        ].__setitem__("uri", '${google_cloudfunctions2_function.fn["maintenance"].uri}'),
+        "must call renew_channels, not maintenance",
+    ),
+    "give the scheduler the old 540 s deadline": (
+        "scheduler",
+        lambda i: i.resources[("google_cloud_scheduler_job", "renew_channels")].__setitem__(
+            "attempt_deadline", "540s"
+        ),
+        "attempt_deadline 540s (540 s) must be at most 60 s",
+    ),
+    "let the dispatcher run as long as the old renewal": (
+        "scheduler",
+        lambda i: i.functions()[_key(i, DISPATCHER)].__setitem__("timeout", 540),
+        "(540 s) must be at most 60 s",
+    ),
+    "drop the maintenance topic": (
+        "maintenance",
+        lambda i: i.locals["topics"].pop("maintenance"),
+        "topic maintenance is not declared",
+    ),
+    "let the dispatcher work instead of publishing": (
+        "maintenance",
+        lambda i: i.functions()[_key(i, DISPATCHER)].__setitem__("publishes", ["meeting-events"]),
+        "renew_channels must publish to maintenance",
+    ),
+    "forbid the continuation": (
+        "maintenance",
+        lambda i: i.functions()[_key(i, MAINTENANCE)]["publishes"].remove("maintenance"),
+        "maintenance must publish to maintenance",
+    ),
+    "forbid the sweep's signals": (
+        "maintenance",
+        lambda i: i.functions()[_key(i, MAINTENANCE)]["publishes"].remove("calendar-changes"),
+        "maintenance must publish to calendar-changes",
+    ),
+    "give a shard job the worker's 300 s": (
+        "maintenance",
+        lambda i: i.functions()[_key(i, MAINTENANCE)].__setitem__("timeout", 300),
+        "maintenance timeout 300 must be at most 60 s",
+    ),
+    "hard-code the maintenance topic's name": (
+        "maintenance",
+        lambda i: i.locals["function_env"].__setitem__("MAINTENANCE_TOPIC", "maintenance"),
+        "MAINTENANCE_TOPIC must be the name of topic maintenance",
+    ),
+    "drop the maintenance dead letter policy": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i).pop("dead_letter_policy"),
+        "needs a dead_letter_policy",
+    ),
+    "dead-letter maintenance jobs onto the signals' dead letter": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i)["dead_letter_policy"][0].__setitem__(
+            "dead_letter_topic", '${google_pubsub_topic.topic["calendar-changes-dead-letter"].id}'
+        ),
+        "must dead-letter to topic maintenance-dead-letter",
+    ),
+    "keep no pull subscription on the maintenance dead letter": (
+        "maintenance_subscription",
+        lambda i: i.resources.pop(("google_pubsub_subscription", "maintenance_dead_letter")),
+        "no pull subscription keeps the dead letters of maintenance-dead-letter",
+    ),
+    "forbid Pub/Sub to dead-letter maintenance jobs": (
+        "maintenance_subscription",
+        lambda i: i.resources.pop(
+            ("google_pubsub_topic_iam_member", "pubsub_agent_maintenance_dead_letters")
+        ),
+        "service agent may not publish to maintenance-dead-letter",
+    ),
+    "forbid Pub/Sub to acknowledge dead-lettered jobs": (
+        "maintenance_subscription",
+        lambda i: i.resources.pop(
+            ("google_pubsub_subscription_iam_member", "pubsub_agent_acks_maintenance")
+        ),
+        "service agent may not acknowledge on maintenance_push",
+    ),
+    "drop the maintenance retry policy": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i).pop("retry_policy"),
+        "needs a retry_policy",
+    ),
+    "retry maintenance jobs at once": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i)["retry_policy"][0].__setitem__(
+            "minimum_backoff", "1s"
+        ),
+        "retry_policy backs off 1s..600s, expected within 10s..600s",
+    ),
+    "ack deadline equal to the maintenance timeout": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i).__setitem__("ack_deadline_seconds", 60),
+        "ack_deadline_seconds 60 must be longer than the maintenance timeout 60",
+    ),
+    "push maintenance jobs without OIDC": (
+        "maintenance_subscription",
+        lambda i: _maintenance_subscription(i)["push_config"][0].pop("oidc_token"),
+        "OIDC",
+    ),
+    "stop watching the maintenance dead letter": (
+        "alerts",
+        lambda i: i.locals["alerts"]["maintenance"]["conditions"].pop(0),
+        "backlog (maintenance_dead_letter)",
+    ),
+    # -- the Calendar budget -----------------------------------------------------------------
+    "allow a budget above Google's quota": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_per_min"]["validation"][0].__setitem__(
+            "condition", "${var.calendar_budget_per_min > 0}"
+        ),
+        "validation allows 10001",
+    ),
+    "allow a budget of nothing": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_per_min"]["validation"][0].__setitem__(
+            "condition", "${var.calendar_budget_per_min <= 10000}"
+        ),
+        "validation allows 0",
+    ),
+    "default the budget to the whole quota and more": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_per_min"].__setitem__("default", 12000),
+        "default 12000 is outside (0, 10000]",
+    ),
+    "drop the budget variable": (
+        "calendar_budget",
+        lambda i: i.variables.pop("calendar_budget_per_min"),
+        "variable calendar_budget_per_min is missing",
+    ),
+    "leave a Calendar caller out of the budget": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, "connect")].__setitem__("calendar_share", 0),
+        "connect calls Calendar but has no share of the Calendar budget",
+    ),
+    "leave the maintenance function out of the budget": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, MAINTENANCE)].__setitem__("calendar_share", 0),
+        "maintenance calls Calendar but has no share of the Calendar budget",
+    ),
+    "count the webhook in the budget": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, WEBHOOK)].__setitem__("calendar_share", 0.05),
+        "calendar_webhook has a share of the Calendar budget but never calls Calendar",
+    ),
+    "hard-code the worker's share": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, WORKER)].__setitem__("calendar_share", 0.7),
+        "sync_worker's calendar_share must come from var.calendar_budget_shares",
+    ),
+    "give connect the worker's share": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, CONNECT)].__setitem__(
+            "calendar_share", "${var.calendar_budget_shares.sync_worker}"
+        ),
+        "function connect takes the Calendar share of sync_worker",
+    ),
+    "shares that sum to more than 1": (
+        "calendar_budget",
+        lambda i: _budget_shares(i).__setitem__("sync_worker", 0.8),
+        "calendar_budget_shares default sums to 1.1, not 1",
+    ),
+    "a Calendar caller with share 0": (
+        "calendar_budget",
+        lambda i: _budget_shares(i).update(connect=0, sync_worker=0.72),
+        "calendar_budget_shares default connect = 0 is outside (0, 1]",
+    ),
+    "a share for a function that never calls Calendar": (
+        "calendar_budget",
+        lambda i: _budget_shares(i).update(meet_events=0.05, sync_worker=0.65),
+        "calendar_budget_shares gives meet_events a share, but it never calls Calendar",
+    ),
+    "no share for a Calendar caller": (
+        "calendar_budget",
+        lambda i: _budget_shares(i).pop("import_events"),
+        "calendar_budget_shares has no share for import_events",
+    ),
+    "accept shares that sum to more than 1": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_shares"]["validation"].pop(2),
+        "calendar_budget_shares's validation allows shares summing to 1.1",
+    ),
+    "accept a share of 0": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_shares"]["validation"][1].__setitem__(
+            "condition",
+            "${alltrue([for share in values(var.calendar_budget_shares) : share >= 0])}",
+        ),
+        "calendar_budget_shares's validation allows a share of 0 for renew_channels",
+    ),
+    "accept a share for a function that never calls Calendar": (
+        "calendar_budget",
+        lambda i: i.variables["calendar_budget_shares"]["validation"].pop(0),
+        "calendar_budget_shares's validation allows a share for calendar_webhook",
+    ),
+    "starve the dispatcher below one call per instance": (
+        "calendar_budget",
+        lambda i: _budget_shares(i).update(renew_channels=0.001, sync_worker=0.709),
+        "at the defaults renew_channels gets 8 Calendar calls/min for 10 instances",
+    ),
+    "split the budget by instance count again": (
+        "calendar_budget",
+        lambda i: i.locals.__setitem__(
+            "calendar_budget_by_function",
+            "${{for key, fn in local.functions : key => floor(var.calendar_budget_per_min / 95)}}",
+        ),
+        "local.calendar_budget_by_function must be floor(var.calendar_budget_per_min *",
+    ),
+    "tell every instance it has its function's whole budget": (
+        "calendar_budget",
+        lambda i: _replace_local(
+            i, "calendar_budget_env", "tostring(fn.max_instances)", "tostring(1)"
+        ),
+        "CALENDAR_BUDGET_INSTANCES must be the function's own max_instances",
+    ),
+    "give every function the whole budget": (
+        "calendar_budget",
+        lambda i: _replace_local(
+            i,
+            "calendar_budget_env",
+            "tostring(local.calendar_budget_by_function[key])",
+            "tostring(var.calendar_budget_per_min)",
+        ),
+        "CALENDAR_BUDGET_PER_MIN must be the function's calls/min",
+    ),
+    "set the budget once for every function again": (
+        "calendar_budget",
+        lambda i: i.locals["function_env"].__setitem__(
+            "CALENDAR_BUDGET_PER_MIN", "${var.calendar_budget_per_min}"
+        ),
+        "CALENDAR_BUDGET_PER_MIN must be set per function (local.calendar_budget_env)",
+    ),
+    "set a budget setting for every function and per function": (
+        "env",
+        lambda i: i.locals["function_env"].__setitem__(
+            "CALENDAR_BUDGET_INSTANCES", "${var.max_instances.sync_worker}"
+        ),
+        "CALENDAR_BUDGET_INSTANCES is set both for every function and per function",
+    ),
+    "leave the per-function budget out of the environment": (
+        "calendar_budget",
+        _without_budget_env,
+        "environment_variables must merge local.calendar_budget_env",
+    ),
+    "leave the budget settings unset": (
+        "env",
+        _without_budget_env,
+        "CALENDAR_BUDGET_PER_MIN is read by Settings but never set",
+    ),
+    "drop the precondition on the total": (
+        "calendar_budget",
+        lambda i: _drop_precondition(i, "sum(values(local.calendar_budget_by_function))"),
+        "no precondition keeps the functions' Calendar budgets within calendar_budget_per_min",
+    ),
+    "drop the precondition of one call per instance": (
+        "calendar_budget",
+        lambda i: _drop_precondition(i, ">= each.value.max_instances"),
+        "no precondition keeps each function's Calendar budget at one call/min per instance",
+    ),
+    "size maintenance from a variable that does not exist": (
+        "calendar_budget",
+        lambda i: i.functions()[_key(i, MAINTENANCE)].__setitem__(
+            "max_instances", "${var.max_instances.maintenance_jobs}"
+        ),
+        "max_instances must be a var.max_instances attribute",
+    ),
+    # -- concurrency ------------------------------------------------------------------------
+    "run the worker one request at a time": (
+        "concurrency",
+        lambda i: i.functions()[_key(i, WORKER)].__setitem__("concurrency", 1),
+        "sync_worker concurrency is 1, expected 8",
+    ),
+    "give the worker a fractional CPU": (
+        "concurrency",
+        lambda i: i.functions()[_key(i, WORKER)].__setitem__("cpu", "0.5"),
+        "sync_worker serves 8 requests at once but its cpu is < 1",
+    ),
+    "leave maintenance on the memory's default CPU": (
+        "concurrency",
+        lambda i: i.functions()[_key(i, MAINTENANCE)].__setitem__("cpu", None),
+        "maintenance serves 4 requests at once but its cpu is < 1",
+    ),
+    "hard-code concurrency 1 in the resource": (
+        "concurrency",
+        lambda i: i.resources[("google_cloudfunctions2_function", "fn")]["service_config"][
+            0
+        ].__setitem__("max_instance_request_concurrency", 1),
+        "max_instance_request_concurrency must be each.value.concurrency",
+    ),
+    "leave functions-framework's threads at their default": (
+        "concurrency",
+        lambda i: i.resources[("google_cloudfunctions2_function", "fn")]["service_config"][
+            0
+        ].__setitem__("environment_variables", "${local.function_env_set}"),
+        "THREADS must be set to each.value.concurrency",
+    ),
+    "add a setting beside the map": (
+        "env",
+        lambda i: i.resources[("google_cloudfunctions2_function", "fn")]["service_config"][
+            0
+        ].__setitem__(
+            "environment_variables",
+            "${merge(local.function_env_set, {THREADS = 1, SWEEP_AGE_SECONDS = 60})}",
+        ),
+        "SWEEP_AGE_SECONDS is added to the functions' environment but is not a runtime",
+    ),
+    # -- Firestore indexes and exemptions ---------------------------------------------------
+    "keep the unsharded sweep index": (
+        "firestore",
+        lambda i: i.resources.__setitem__(
+            ("google_firestore_index", "calendars_status_next_sweep"),
+            {
+                "collection": "calendars",
+                "fields": [
+                    {"field_path": "status", "order": "ASCENDING"},
+                    {"field_path": "next_sweep_at", "order": "ASCENDING"},
+                ],
+            },
+        ),
+        "index on calendars: [('status', 'ASCENDING'), ('next_sweep_at', 'ASCENDING')]"
+        " serves no query",
+    ),
+    "drop the stop-stage index": (
+        "firestore",
+        lambda i: i.resources.pop(("google_firestore_index", "channels_shard_state_stop_after")),
+        "missing index on channels: [('shard', 'ASCENDING'), ('state', 'ASCENDING'),"
+        " ('stop_after', 'ASCENDING')]",
+    ),
+    "sweep without the shard": (
+        "firestore",
+        lambda i: i.resources[("google_firestore_index", "calendars_shard_status_next_sweep")][
+            "fields"
+        ].pop(0),
+        "missing index on calendars",
+    ),
+    "index the lease's expiry again": (
+        "firestore",
+        lambda i: i.resources.pop(("google_firestore_field", "calendars_lease_expires")),
+        "calendars.lease_expires keeps its single-field index",
+    ),
+    "index a meeting's updated_at ascending": (
+        "firestore",
+        lambda i: i.resources[("google_firestore_field", "meetings_updated_at")].__setitem__(
+            "index_config", [{"indexes": [{"order": "ASCENDING"}]}]
+        ),
+        "meetings.updated_at keeps its single-field index",
     ),
     "keep an instance warm": (
         "function_settings",
@@ -423,7 +871,7 @@ def test_every_log_line_a_metric_reads_is_found_in_the_code() -> None:
     # Guards the log-metric check against passing on a scan that found nothing.
     lines = {(line.logger, line.message) for line in code_log_lines()}
     assert ("shared.services.worker", "sync finished") in lines
-    assert ("shared.services.runs", "maintenance run finished") in lines
+    assert ("shared.services.maintenance", "maintenance run finished") in lines
     assert len(lines) > 20
 
 
@@ -439,3 +887,90 @@ def test_meet_events_contract_fails_without_the_publisher_or_the_dead_letter(inf
     assert check(_mutated(infra, no_dead_letter)) == [
         "subscription meet_events_push needs a dead_letter_policy to a topic"
     ]
+
+
+# Issue 12 (maintenance fan-out, Calendar budget, Firestore hygiene): facts read from the code.
+
+
+def test_calendar_callers_are_read_from_the_code() -> None:
+    # Guards the budget check against passing on a scan that found nothing (or everything).
+    callers = calendar_callers()
+    assert {WORKER, MAINTENANCE, "create_meeting", "watch_calendar", "connect"} <= callers
+    assert WEBHOOK not in callers
+    assert "meet_events" not in callers
+
+
+def _budget_at_defaults(infra: Infra) -> dict[str, tuple[float, int, int]]:
+    """Entry point -> (share, calls/min, max instances) of every function with a share, as
+    Terraform computes them with every variable at its default."""
+    budget = infra.variables["calendar_budget_per_min"]["default"]
+    shares = _budget_shares(infra)
+    instances = contract._max_instances_defaults(infra)
+    split = {}
+    for cfg in infra.functions().values():
+        share = shares.get(cfg["entry_point"], 0) if cfg["calendar_share"] != 0 else 0
+        if share:
+            name = cfg["max_instances"].split(".")[-1].rstrip("}")
+            split[cfg["entry_point"]] = (
+                share,
+                contract._calls_per_min(budget, share),
+                instances[name],
+            )
+    return split
+
+
+def test_calendar_budget_by_function_at_the_defaults(infra: Infra) -> None:
+    # What Terraform computes with every variable at its default: exactly the functions
+    # whose code reaches Calendar have a share; each instance gets a call/min at least; the
+    # total stays within the budget; the worker, which does the bulk, has the largest share.
+    split = _budget_at_defaults(infra)
+    assert set(split) == calendar_callers() | set(BUDGET_COUNTED_ANYWAY)
+    budget = infra.variables["calendar_budget_per_min"]["default"]
+    assert sum(calls for _, calls, _ in split.values()) <= budget
+    assert all(calls >= n for _, calls, n in split.values())
+    assert max(split, key=lambda entry: split[entry][0]) == WORKER
+    assert abs(sum(share for share, _, _ in split.values()) - 1) <= 0.001
+
+
+_README_ROW = re.compile(r"^\| ([a-z-]+) \| ([0-9.]+) \| ([0-9,]+) \| (\d+) \| ([0-9.]+) \|$", re.M)
+
+
+def test_the_readme_budget_table_matches_the_defaults(infra: Infra) -> None:
+    readme = (REPO / "infra" / "README.md").read_text(encoding="utf-8")
+    rows = {
+        key.replace("-", "_"): (float(share), int(calls.replace(",", "")), int(n), float(rate))
+        for key, share, calls, n, rate in _README_ROW.findall(readme)
+    }
+    expected = {
+        entry: (share, calls, n, calls / n)
+        for entry, (share, calls, n) in _budget_at_defaults(infra).items()
+    }
+    assert rows == expected
+
+
+def test_a_validation_the_check_cannot_read_is_reported(infra: Infra) -> None:
+    def opaque(i: Infra) -> None:
+        i.variables["calendar_budget_per_min"]["validation"][0]["condition"] = (
+            "${can(regex(var.calendar_budget_per_min, 'x'))}"
+        )
+
+    problems = CHECKS["calendar_budget"](_mutated(infra, opaque))
+    assert "calendar_budget_per_min's validation could not be evaluated" in problems
+
+
+_STORE_INDEX = re.compile(r"composite index \(([^)]*)\)")
+
+
+def test_every_composite_index_the_store_names_is_declared() -> None:
+    # shared/store/firestore.py names the composite index each of its queries needs.
+    store = (REPO / "shared" / "store" / "firestore.py").read_text(encoding="utf-8")
+    named = [
+        tuple(
+            (part.split()[0], "DESCENDING" if part.endswith(" descending") else "ASCENDING")
+            for part in fields.split(", ")
+        )
+        for fields in _STORE_INDEX.findall(store)
+    ]
+    assert len(named) >= 4  # the sweep, the two renewal stages, the last run
+    declared = {tuple(fields) for _, fields in FIRESTORE_INDEXES}
+    assert [n for n in named if n not in declared] == []
