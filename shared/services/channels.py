@@ -19,7 +19,13 @@ from typing import Any, Protocol
 
 from shared import logs
 from shared.domain import renewal, validate
-from shared.domain.errors import ApiError, AuthRevokedError, GoneError, NotFoundError
+from shared.domain.errors import (
+    ApiError,
+    AuthRevokedError,
+    BudgetExhaustedError,
+    GoneError,
+    NotFoundError,
+)
 from shared.domain.ids import new_token, token_hash
 from shared.domain.models import (
     CalendarState,
@@ -316,9 +322,14 @@ class ChannelService:
                         states[channel.calendar_key] = self._store.get_calendar(
                             channel.calendar_key
                         )
-                    self._renew_guarded(
-                        states[channel.calendar_key], channel, now, claimant, report
-                    )
+                    try:
+                        self._renew_guarded(
+                            states[channel.calendar_key], channel, now, claimant, report
+                        )
+                    except BudgetExhaustedError:
+                        # the Calendar budget is spent: the rest waits for the continuation
+                        # (whose calls wait for the budget in turn), not for Google's 429s
+                        return report, Resume(name, cursor)
                     cursor = channel.stop_after if name == STOP_STAGE else channel.expiration
                 if len(page) < _PAGE:
                     break
@@ -344,6 +355,8 @@ class ChannelService:
     ) -> None:
         try:
             self._renew_one(state, channel, now, claimant, report)
+        except BudgetExhaustedError:
+            raise
         except AuthRevokedError:
             self._mark(state, CalendarStatus.AUTH_REVOKED, "authorization revoked", report)
         except NotFoundError:

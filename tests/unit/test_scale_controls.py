@@ -148,3 +148,16 @@ def test_the_worker_marks_an_unreachable_calendar_and_acknowledges(
 
 def _encode(signal: ChangeSignal) -> str:
     return base64.b64encode(json.dumps(signal.to_dict(), default=str).encode()).decode()
+
+
+def test_a_renewal_job_that_meets_a_spent_budget_hands_the_rest_to_a_continuation() -> None:
+    w = system()
+    w.channels.watch(ALICE, "primary")
+    w.clock.advance(6 * DAY)
+    w.calendar.fail["events.watch"] = BudgetExhaustedError("no call to spare")
+    job = {"kind": "renew", "run": "r", "shard": shard_of(KEY), "due": w.clock().isoformat()}
+    answer = w.maintenance.handle(job)
+    assert answer["done"] is False and answer["counts"]["errors"] == 0
+    (follow, _key, _attrs), = w.publisher.messages[w.settings.maintenance_topic]
+    assert follow["stage"] == "renew" and follow["part"] == 1
+    assert w.maintenance.handle(follow)["counts"]["renewed"] == 1  # the budget came back
