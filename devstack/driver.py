@@ -128,6 +128,11 @@ class Env:
         body = {"action": "sweep", "all": not stale_only}
         return self.maintenance_run(body)
 
+    def audit(self, *, every: bool = False) -> dict[str, Any]:
+        """An audit run as the scheduler starts it (the meetings due now, or `every` followed
+        meeting however recently audited), waited for: the merged report of its shard jobs."""
+        return self.maintenance_run({"action": "audit", "all": every})
+
     def renew(self) -> dict[str, Any]:
         """A renewal run as the scheduler starts it, waited for (merged shard reports)."""
         return self.maintenance_run({"action": "renew"})

@@ -2,7 +2,8 @@
 
 Validation (no Google call for a bad request) and the use case are the meeting
 service's; refusals become JSON answers in `shared.http`. The contract is
-`functions/openapi.json`.
+`functions/openapi.json`: 201 settled (ready or failed), 202 pending with a completion
+job queued (the server finishes it), 5xx nothing the server will finish.
 """
 
 from __future__ import annotations

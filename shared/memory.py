@@ -23,6 +23,7 @@ from shared.domain.errors import (
     DuplicateError,
     FailedPreconditionError,
     FullSyncRequiredError,
+    GoneError,
     NotFoundError,
     PreconditionFailedError,
     PublishError,
@@ -359,6 +360,21 @@ class MemoryStore:
         found.sort(key=lambda m: m.outcome_check_at or due)
         return [_copy(m) for m in found[:limit]]
 
+    def meetings_to_audit(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Meeting]:
+        self.ops["query"] += 1
+        found = [
+            (at, m)
+            for m in self.meetings.values()
+            if m.shard == shard
+            and (at := m.next_audit_at) is not None
+            and at <= due
+            and (after is None or at > after)
+        ]
+        found.sort(key=lambda pair: pair[0])
+        return [_copy(m) for _, m in found[:limit]]
+
     # -- run reports and delivery failures ---------------------------------------------------
 
     def put_run(self, run: RunReport) -> None:
@@ -418,6 +434,10 @@ class MemoryCalendar:
         """Live channels by id, with their `expiration` (ms) and `stopped` flag."""
         self.page_size = page_size
         self.conference_ready = conference_ready
+        self.access_roles: dict[str, str] = {}
+        """Calendar key → the caller's role a list reports (`owner` when absent)."""
+        self.deleted: list[tuple[str, str]] = []
+        """(event id, sendUpdates) of every `delete_event` that deleted something."""
         self._seq = itertools.count(1)
         self._generation: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -501,6 +521,7 @@ class MemoryCalendar:
             items=[_public(e) for e in page],
             next_page_token=str(start + size) if more else None,
             next_sync_token=None if more else f"{generation}:{high}",
+            access_role=self.access_roles.get(key, "owner"),
         )
 
     def get_event(self, user: str, calendar_id: str, event_id: str) -> Json:
@@ -543,6 +564,19 @@ class MemoryCalendar:
             merged = copy.deepcopy(event)
             merged.update(copy.deepcopy(body))
             return self._store(key, merged)
+
+    def delete_event(
+        self, user: str, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None:
+        self._call("events.delete")
+        with self._lock:
+            event = self.events.get(self.key(user, calendar_id), {}).get(event_id)
+            if event is None:
+                raise NotFoundError(f"no event {event_id}", status=404, reason="notFound")
+            if event.get("status") == "cancelled":
+                raise GoneError("Resource has been deleted", status=410, reason="deleted")
+            self.edit(user, calendar_id, event_id, status="cancelled")
+            self.deleted.append((event_id, send_updates))
 
     def import_event(self, user: str, calendar_id: str, body: Json) -> Json:
         self._call("events.import")

@@ -135,6 +135,10 @@ class Settings:
 
     full_sync_days: int = field(default=30, metadata=_env("FULL_SYNC_DAYS"))
     """A full sync lists events ending after now minus this many days."""
+    audit_hours: float = field(default=24.0, metadata=_env("AUDIT_HOURS"))
+    """The audit re-reads each followed meeting's event at most once per this many hours
+    (plus up to a quarter, spread at random) and corrects a record that disagrees with it
+    (`shared.services.audit`): its Calendar calls are one per followed meeting per period."""
     lease_seconds: int = field(default=120, metadata=_env("LEASE_SECONDS"))
     sync_settle_seconds: float = field(default=0.3, metadata=_env("SYNC_SETTLE_SECONDS"))
     """A fresh signal's sync waits this long first, so the rest of a burst is covered by it."""

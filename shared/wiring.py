@@ -12,6 +12,7 @@ cryptography cost more to import than the whole server takes to start.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import uuid
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         MeetAdapter,
         WorkspaceEventsAdapter,
     )
+    from shared.services.audit import Auditor
     from shared.services.budget import BudgetedCalendar
     from shared.services.channels import ChannelService
     from shared.services.importer import Importer
@@ -232,6 +234,7 @@ def sync_service() -> SyncService:
             source=f"//meetsync.{s.project}/meetings",
             settle_seconds=s.sync_settle_seconds,
             sweep_age_seconds=s.sweep_age_seconds,
+            audit_hours=s.audit_hours,
         ),
     )
 
@@ -304,6 +307,36 @@ def maintenance() -> MaintenanceService:
         runs=store(),
         sweep_age_seconds=s.sweep_age_seconds,
         now=utcnow,
+        completer=meetings(),
+        auditor=auditor(),
+    )
+
+
+@functools.cache
+def auditor() -> Auditor:
+    """The `audit` maintenance kind: its Calendar reads go through the budgeted calendar."""
+    from shared.services.audit import Auditor
+    from shared.services.decisions import ConferenceActions
+
+    s = settings()
+    period = dt.timedelta(hours=s.audit_hours)
+    actions = ConferenceActions(
+        calendar=calendar(),
+        meet=meet(),
+        store=store(),
+        sink=meeting_events(),
+        source=event_source(),
+        now=utcnow,
+        spaces=space_hooks(),
+        audit_period=period,
+    )
+    return Auditor(
+        store=store(),
+        calendar=calendar(),
+        actions=actions,
+        period=period,
+        window=dt.timedelta(days=s.full_sync_days),
+        now=utcnow,
     )
 
 
@@ -325,6 +358,8 @@ def meetings() -> MeetingService:
         source=event_source(),
         wait_seconds=s.conference_wait_seconds,
         spaces=space_hooks(),
+        jobs=publisher(),
+        jobs_topic=s.maintenance_topic,
     )
 
 

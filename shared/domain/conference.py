@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.domain import event as event_
 from shared.domain.ids import sha256_hex
-from shared.domain.models import Meeting, MeetingHead, MeetingStatus
+from shared.domain.models import FailureReason, Meeting, MeetingHead, MeetingStatus
 
 Json = dict[str, Any]
 
@@ -54,8 +54,8 @@ def decide(meeting: Meeting, event: Json) -> Decision:
     """What to do about `event`, the latest state of `meeting`'s Calendar event."""
     decision = Decision()
     etag = str(event.get("etag", ""))
-    if meeting.status == MeetingStatus.CANCELLED:
-        return decision  # terminal
+    if meeting.status == MeetingStatus.CANCELLED or meeting.gave_up:
+        return decision  # terminal (a create that gave up deleted its own event)
     if etag and etag == meeting.event_etag:
         # an echo or duplicate of what we hold; but create_meeting may have seen the
         # conference become ready first, and the stamp is the sync's job
@@ -102,6 +102,19 @@ def settled(head: MeetingHead, event: Json) -> bool:
     )
 
 
+def audit(meeting: Meeting, event: Json) -> Decision:
+    """`decide` as if the record had never seen this version of the event, so a record that
+    disagrees with its event is corrected even when it holds the event's etag (the audit:
+    it trusts nothing the record says about the event). A no-op when they agree: fields the
+    record already holds are not written again."""
+    decision = decide(dataclasses.replace(meeting, event_etag=""), event)
+    if decision.emits or decision.end_conference or decision.resolve_space_code:
+        return decision
+    if decision.stamp_space or any(getattr(meeting, k) != v for k, v in decision.fields.items()):
+        return decision
+    return Decision()
+
+
 def _needs_stamp(meeting: Meeting, event: Json) -> bool:
     """A ready meeting of ours whose event does not carry its space name yet."""
     conference = event_.Conference.of(event)
@@ -136,7 +149,31 @@ def _decide_conference(
         decision.emits.append(READY)
     elif meeting.status == MeetingStatus.PENDING and conference.status == "failure":
         decision.fields["status"] = MeetingStatus.FAILED
+        decision.fields["failure_reason"] = FailureReason.CONFERENCE_FAILED.value
         decision.emits.append(FAILED)
+
+
+def auditable(meeting: Meeting) -> bool:
+    """Whether the audit has anything to compare: an event of ours that we still follow
+    (not cancelled, and not a create that gave up and deleted its own event)."""
+    return (
+        bool(meeting.event_id and meeting.calendar_key)
+        and meeting.status != MeetingStatus.CANCELLED
+        and not meeting.gave_up
+    )
+
+
+def audit_schedule(
+    meeting: Meeting, now: dt.datetime, period: dt.timedelta, fraction: float
+) -> Json:
+    """Fields keeping `meeting` in (or out of) the audit: a meeting that becomes auditable
+    is first due at a random point (`fraction` of `period`) ahead, so meetings made
+    together are not audited together; one that stops being auditable leaves it."""
+    if not auditable(meeting):
+        return {"next_audit_at": None} if meeting.next_audit_at is not None else {}
+    if meeting.next_audit_at is None:
+        return {"next_audit_at": now + period * fraction}
+    return {}
 
 
 CANCELLED_RETENTION = dt.timedelta(days=30)

@@ -7,6 +7,7 @@ Google's event JSON is read in one place (`Conference.of`, `times`,
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,23 @@ class Conference:
 def times(event: Json, key: str) -> Json:
     value = event.get(key) or {}
     return {k: value[k] for k in ("date", "dateTime", "timeZone") if k in value}
+
+
+def last_end(event: Json) -> dt.datetime | None:
+    """When the event is over for good: its end (an all-day end date counts from its
+    midnight UTC); None when unknown or recurring (a series' `end` is its first
+    occurrence's, so only the recurrence would tell)."""
+    if event.get("recurrence"):
+        return None
+    end = event.get("end") or {}
+    raw = end.get("dateTime") or end.get("date")
+    if not isinstance(raw, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def attendee_emails(event: Json) -> list[str]:

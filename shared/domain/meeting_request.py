@@ -127,6 +127,15 @@ class MeetingRequest:
         return self.mode != "instant"
 
 
+def from_canonical(text: str) -> MeetingRequest:
+    """The request `MeetingRequest.canonical()` wrote (kept on the record, so a completion
+    job resumes the create as it was asked); same meaning, same `body_hash`."""
+    data: Json = json.loads(text)
+    data["attendees"] = tuple(Attendee(**a) for a in data.get("attendees", ()))
+    data["recurrence"] = tuple(data.get("recurrence", ()))
+    return MeetingRequest(**data)
+
+
 # -- ids -----------------------------------------------------------------------------------------
 
 

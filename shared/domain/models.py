@@ -68,6 +68,26 @@ class MeetingStatus(enum.StrEnum):
     """The user removed or replaced our conference; we leave the event alone."""
 
 
+class FailureReason(enum.StrEnum):
+    """Why a meeting is `failed` (`Meeting.failure_reason`, `failureReason` in the API)."""
+
+    CONFERENCE_FAILED = "conference_failed"
+    """Calendar could not create the conference; the event stays and is still followed."""
+    CALENDAR_REFUSED = "calendar_refused"
+    """Calendar refused the event for good: no such calendar, not writable, or invalid."""
+    MEET_REFUSED = "meet_refused"
+    """Meet refused to create the space for good."""
+    AUTH_REVOKED = "auth_revoked"
+    """The organizer's Google authorization was revoked (or they are no longer active)."""
+    TIMEOUT = "timeout"
+    """Google kept failing past the completion bound (`shared.services.meetings`)."""
+
+
+GAVE_UP = frozenset(r.value for r in FailureReason if r is not FailureReason.CONFERENCE_FAILED)
+"""Reasons for which the create gave up and removed what it had made: nothing in Calendar
+is followed for such a meeting any more."""
+
+
 class _Record:
     """Dict round trip for records whose fields are plain values, enums and datetimes."""
 
@@ -240,6 +260,22 @@ class Meeting(_Record):
     conferences: list[dict[str, Any]] = field(default_factory=list)
     """One summary per conference record of the space, oldest first, as read from Meet
     (`shared.domain.live.summarize`): state, times, participants, artifacts."""
+    failure_reason: str = ""
+    """Why the meeting is `failed` (a `FailureReason`); empty otherwise."""
+    create_request: str = ""
+    """The create request (`MeetingRequest.canonical()`), kept so the server can finish
+    the create after its answer (a completion job) exactly as it was asked."""
+    completion_attempts: int = 0
+    """Completion jobs that took the record to work on it (the bound on pending)."""
+    next_audit_at: dt.datetime | None = None
+    """When the audit next re-reads the meeting's event (`shared.services.audit`); None while
+    there is nothing to audit (no event yet, cancelled, given up, or ended long ago)."""
+    shard: int = -1
+    """`shards.shard_of(id)`: audit jobs query one shard each."""
+
+    def __post_init__(self) -> None:
+        if self.shard < 0:
+            self.shard = shard_of(self.id)
 
     def to_dict(self) -> dict[str, Any]:
         out = super(Meeting, self).to_dict()
@@ -249,6 +285,11 @@ class Meeting(_Record):
     @property
     def pending(self) -> bool:
         return self.status == MeetingStatus.PENDING
+
+    @property
+    def gave_up(self) -> bool:
+        """Failed by the create giving up: its event was removed, nothing is followed."""
+        return self.status == MeetingStatus.FAILED and self.failure_reason in GAVE_UP
 
     def public(self) -> dict[str, Any]:
         """The record as the HTTP API and outbound events show it (no internal hashes)."""
@@ -269,6 +310,7 @@ class Meeting(_Record):
             "attendees": list(self.attendees),
             **live.public_fields(self.conferences, [self.organizer, *self.attendees]),
             "conferenceSettings": dict(self.conference_settings) or None,
+            "failureReason": self.failure_reason or None,
             "version": self.version,
             "createdAt": self.created_at.isoformat(),
             "updatedAt": self.updated_at.isoformat(),

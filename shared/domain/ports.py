@@ -33,6 +33,9 @@ class EventPage:
     items: list[Json]
     next_page_token: str | None
     next_sync_token: str | None
+    access_role: str = ""
+    """The caller's role on the calendar (`owner`, `writer`, `reader`, ...; empty when the
+    adapter does not say): a list is how `calendar.events` learns whether it may write."""
 
 
 class CalendarPort(Protocol):
@@ -56,6 +59,12 @@ class CalendarPort(Protocol):
     def patch_event(
         self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
     ) -> Json: ...
+
+    def delete_event(
+        self, user: str, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None:
+        """Delete; raises `NotFoundError` (no such event) or `GoneError` (already deleted)."""
+        ...
 
     def import_event(self, user: str, calendar_id: str, body: Json) -> Json: ...
 
@@ -328,6 +337,17 @@ class MeetingStore(Protocol):
     def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
 
+class AuditIndex(Protocol):
+    """Meetings found by shard and audit time (`shared.services.audit`)."""
+
+    def meetings_to_audit(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Meeting]:
+        """Meetings of `shard` whose `next_audit_at` is at or before `due` (and after the
+        cursor `after`), soonest first, at most `limit`."""
+        ...
+
+
 class RunStore(Protocol):
     """Reports of the scheduled runs (renew, sweep), one per run."""
 
@@ -360,6 +380,7 @@ class Store(
     CalendarStore,
     ChannelStore,
     MeetingStore,
+    AuditIndex,
     StateStore,
     RunStore,
     FailureStore,

@@ -81,6 +81,7 @@ class CalendarAdapter:
             items=list(data.get("items", [])),
             next_page_token=data.get("nextPageToken"),
             next_sync_token=data.get("nextSyncToken"),
+            access_role=str(data.get("accessRole", "")),
         )
 
     def get_event(self, user: str, calendar_id: str, event_id: str) -> Json:
@@ -103,6 +104,14 @@ class CalendarAdapter:
         )
         request.headers["If-Match"] = etag
         return dict(self._run(request, user, "calendar.events.patch"))
+
+    def delete_event(
+        self, user: str, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None:
+        request = self._events.delete(
+            calendarId=calendar_id, eventId=event_id, sendUpdates=send_updates
+        )
+        self._run(request, user, "calendar.events.delete")
 
     def import_event(self, user: str, calendar_id: str, body: Json) -> Json:
         request = self._events.import_(calendarId=calendar_id, body=body, conferenceDataVersion=1)

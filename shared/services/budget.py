@@ -122,6 +122,12 @@ class BudgetedCalendar:
         self._take()
         return self._inner.patch_event(user, calendar_id, event_id, body, etag=etag)
 
+    def delete_event(
+        self, user: str, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None:
+        self._take()
+        self._inner.delete_event(user, calendar_id, event_id, send_updates=send_updates)
+
     def import_event(self, user: str, calendar_id: str, body: Json) -> Json:
         self._take()
         return self._inner.import_event(user, calendar_id, body)

@@ -12,6 +12,8 @@ decided again on the fresh record, so no change is announced that was not stored
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,6 +28,8 @@ from shared.services.outbox import Announcer, queued
 
 _log = logs.get(__name__)
 _DECIDE_ATTEMPTS = 4
+AUDIT_PERIOD = dt.timedelta(hours=24)
+"""Default of `AUDIT_HOURS`: a followed meeting's event is re-read about once a day."""
 
 
 class SpaceUpkeep(Protocol):
@@ -72,7 +76,12 @@ class ConferenceActions:
         source: str,
         now: Clock,
         spaces: SpaceUpkeep | None = None,
+        audit_period: dt.timedelta = AUDIT_PERIOD,
+        random_fraction: Callable[[], float] = random.random,
     ) -> None:
+        self._audit_period = audit_period
+        """A meeting that becomes auditable is first audited within this (`AUDIT_HOURS`)."""
+        self._random = random_fraction
         self._calendar = calendar
         self._spaces = spaces
         self._meet = meet
@@ -93,16 +102,18 @@ class ConferenceActions:
         stamp: bool = True,
         persist_quiet: bool = True,
         adopt: Json | None = None,
+        audit: bool = False,
     ) -> Outcome:
         """Decide what `event` means for `meeting` and do it.
 
         `adopt`: fields taken from the event silently (create_meeting's first sight of
         its own event). `persist_quiet=False` keeps a change that announces nothing in
         memory (create_meeting's polling writes only transitions). `stamp=False` leaves
-        the space stamp to the sync (it costs a Calendar write)."""
+        the space stamp to the sync (it costs a Calendar write). `audit` decides by
+        `conference.audit` (the record's etag is not trusted)."""
         for _ in range(_DECIDE_ATTEMPTS):
             base = dataclasses.replace(meeting, **adopt) if adopt else meeting
-            decision = conference.decide(base, event)
+            decision = conference.audit(base, event) if audit else conference.decide(base, event)
             if decision.noop and not adopt:
                 return Outcome(meeting)
             fields = {**(adopt or {}), **decision.fields}
@@ -148,7 +159,10 @@ class ConferenceActions:
                 **fields,
                 **self._spaces.fields_before(dataclasses.replace(meeting, **fields)),
             }
-        updated = conference.apply(meeting, fields, now, emits=bool(emits))
+        schedule = conference.audit_schedule(
+            dataclasses.replace(meeting, **fields), now, self._audit_period, self._random()
+        )
+        updated = conference.apply(meeting, {**fields, **schedule}, now, emits=bool(emits))
         announce = [conference.cloud_event(updated, kind, now, self._source) for kind in emits]
         saved = self._store.update_meeting(meeting.id, if_unchanged(meeting, updated, announce))
         if saved is None:

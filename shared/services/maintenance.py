@@ -1,4 +1,4 @@
-"""Maintenance runs (renew, sweep), fanned out over Pub/Sub.
+"""Maintenance runs (renew, sweep, audit: `shared.services.audit`), fanned out over Pub/Sub.
 
 A run is dispatched by the scheduler (through `renew_channels`) or by a message
 `{"kind": "renew"}` on the `maintenance` topic (the operator CLI): the dispatcher
@@ -22,19 +22,21 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from shared import logs
-from shared.domain.models import RunOutcome, RunReport
+from shared.domain.models import Meeting, RunOutcome, RunReport
 from shared.domain.ports import Clock, Message, Publisher, RunStore
 from shared.domain.refusals import Kind, Refusal
 from shared.domain.shards import SHARDS
+from shared.services.audit import Auditor
 from shared.services.channels import RENEW_STAGE, STOP_STAGE, ChannelService
+from shared.services.meetings import COMPLETE
 from shared.services.signals import Sweeper
 from shared.services.worker import PoisonMessageError
 
 _log = logs.get(__name__)
-KINDS = ("renew", "sweep")
+KINDS = ("renew", "sweep", "audit")
 TIME_BUDGET_SECONDS = 40.0
 """Work a job does before handing the rest to a continuation: well inside the function's
 60 s timeout, leaving room for the step in progress and the report."""
@@ -76,14 +78,33 @@ class Dispatch:
     sweep_all: bool = False
 
 
-def parse(message: Any) -> Job | Dispatch:
-    """A `maintenance` message: a dispatch (`{"kind"}`, optionally `"all": true` for a sweep)
-    or a shard job. Anything else is refused as `INVALID`, naming the field."""
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """Finish one meeting whose create answered before it was ready (published by
+    create_meeting before its 202); redelivered with Pub/Sub's backoff until it is."""
+
+    meeting: str
+
+
+class Completer(Protocol):
+    """`MeetingService.complete`: returns once the meeting is settled, raises to be retried."""
+
+    def complete(self, meeting_id: str) -> Meeting | None: ...
+
+
+def parse(message: Any) -> Job | Dispatch | Completion:
+    """A `maintenance` message: a dispatch (`{"kind"}`, optionally `"all": true` for a sweep),
+    a shard job or a completion job. Anything else is refused as `INVALID`, naming the field."""
     if not isinstance(message, dict):
         raise Refusal(Kind.INVALID, "a maintenance message is a JSON object")
+    if message.get("kind") == COMPLETE:
+        meeting = message.get("meeting")
+        if not isinstance(meeting, str) or not meeting or len(meeting) > 100:
+            raise Refusal(Kind.INVALID, "meeting must be a meeting id", "meeting")
+        return Completion(meeting)
     kind = message.get("kind", message.get("action"))
     if kind not in KINDS:
-        raise Refusal(Kind.INVALID, "kind must be 'renew' or 'sweep'", "kind")
+        raise Refusal(Kind.INVALID, "kind must be 'renew', 'sweep' or 'audit'", "kind")
     sweep_all = message.get("all", False)
     if not isinstance(sweep_all, bool):
         raise Refusal(Kind.INVALID, "all must be true or false", "all")
@@ -117,7 +138,7 @@ def dispatch_request(body: dict[str, Any]) -> Dispatch:
     when absent), `"all": true` to sweep every watched calendar, not only the stale."""
     kind = body.get("action", "renew")
     if kind not in KINDS:
-        raise Refusal(Kind.INVALID, "action must be 'renew' or 'sweep'", "action")
+        raise Refusal(Kind.INVALID, "action must be 'renew', 'sweep' or 'audit'", "action")
     parsed = parse({"kind": kind, "all": body.get("all", False)})
     assert isinstance(parsed, Dispatch)  # no shard given: always a dispatch
     return parsed
@@ -148,7 +169,12 @@ class MaintenanceService:
         now: Clock,
         monotonic: Callable[[], float] = time.monotonic,
         time_budget_seconds: float = TIME_BUDGET_SECONDS,
+        completer: Completer | None = None,
+        auditor: Auditor | None = None,
     ) -> None:
+        self._auditor = auditor
+        """The `audit` kind's shard work (`shared.services.audit`)."""
+        self._completer = completer
         self._publisher = publisher
         self._topic = topic
         self._channels = channels
@@ -164,10 +190,12 @@ class MaintenanceService:
         is now (calendars past their next sweep) or, for `sweep_all`, a sweep age ahead
         (every watched calendar: each one's next sweep is at most that far off)."""
         if kind not in KINDS:
-            raise Refusal(Kind.INVALID, "kind must be 'renew' or 'sweep'", "kind")
+            raise Refusal(Kind.INVALID, "kind must be 'renew', 'sweep' or 'audit'", "kind")
         started = self._now()
         run = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         due = started + self._sweep_age if sweep_all else started
+        if kind == "audit" and sweep_all and self._auditor is not None:
+            due = started + self._auditor.horizon  # every followed meeting, however recent
         jobs = [Job(kind, run, shard, due) for shard in range(SHARDS)]
         self._publisher.publish_many(self._topic, [Message(job.to_dict()) for job in jobs])
         report = RunReport.of(kind, started, self._now(), {}, outcome=RunOutcome.OK, run=run)
@@ -181,9 +209,19 @@ class MaintenanceService:
         continuation first if it ran out of time). The job's report is stored; a job that
         raised is reported failed and the exception goes on (Pub/Sub redelivers)."""
         parsed = parse(message)
+        if isinstance(parsed, Completion):
+            return self._complete(parsed)
         if isinstance(parsed, Dispatch):
             return self.dispatch(parsed.kind, sweep_all=parsed.sweep_all)
         return self._run(parsed)
+
+    def _complete(self, job: Completion) -> dict[str, Any]:
+        """Finish one meeting; whatever the completer raises goes on (Pub/Sub redelivers)."""
+        if self._completer is None:
+            raise RuntimeError("completion jobs are not wired to a meeting service")
+        meeting = self._completer.complete(job.meeting)
+        status = meeting.status if meeting is not None else None
+        return {"kind": COMPLETE, "meeting": job.meeting, "status": status}
 
     def handle_push(self, data: Any, message_id: str) -> dict[str, Any]:
         """A Pub/Sub push (CloudEvent data): decode, then `handle`. A message that is not a
@@ -223,6 +261,13 @@ class MaintenanceService:
                     out_of_time=out_of_time,
                 )
                 outcome, lists = report.summary()
+            elif job.kind == "audit":
+                if self._auditor is None:
+                    raise RuntimeError("audit jobs are not wired to an auditor")
+                audited, resume = self._auditor.audit_shard(
+                    job.shard, due=job.due, after=job.after, out_of_time=out_of_time
+                )
+                outcome, lists = audited.summary()
             else:
                 keys, resume = self._sweeper.sweep_shard(
                     job.shard, due=job.due, after=job.after, out_of_time=out_of_time

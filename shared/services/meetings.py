@@ -15,6 +15,16 @@ uses, so both paths agree on what "ready" means. Every status change is saved
 with the version bumped and its CloudEvent queued on the record in one write,
 then published (`shared.services.outbox`): a change is announced at least once,
 and never one that lost its race.
+
+Once the record is stored the server owns finishing it (issue 14). A request that
+cannot finish in its wait (the conference still pending, Google failing for now)
+queues a completion job (`{"kind": "complete", "meeting": ID}` on the maintenance
+topic) before it answers 202; the job resumes the create under the same
+idempotency and raises until the meeting is settled, so Pub/Sub retries it with
+backoff. A meeting that can never be completed (the organizer revoked, Calendar or
+Meet refused for good, or still unfinished after `COMPLETION_TRIES` jobs or
+`COMPLETION_DEADLINE`) ends `failed` with a `failure_reason`, after what it made
+is removed: its event deleted, any conference in its space ended.
 """
 
 from __future__ import annotations
@@ -28,11 +38,33 @@ from typing import Protocol
 from shared import logs
 from shared.domain import conference, meeting_request, validate
 from shared.domain import event as event_
-from shared.domain.errors import ApiError, AuthRevokedError, DuplicateError, NotFoundError
+from shared.domain.errors import (
+    ApiError,
+    AuthRevokedError,
+    DuplicateError,
+    FailedPreconditionError,
+    GoneError,
+    NotFoundError,
+)
 from shared.domain.ids import idempotency_key_hash, meeting_id
 from shared.domain.meeting_request import MeetingRequest
-from shared.domain.models import Meeting, MeetingStatus, calendar_key, utcnow
-from shared.domain.ports import EventSink, Json, MeetingStore, MeetPort, UserStore
+from shared.domain.models import (
+    FailureReason,
+    Meeting,
+    MeetingStatus,
+    UserStatus,
+    calendar_key,
+    utcnow,
+)
+from shared.domain.ports import (
+    EventPage,
+    EventSink,
+    Json,
+    MeetingStore,
+    MeetPort,
+    Publisher,
+    UserStore,
+)
 from shared.domain.refusals import Kind, Refusal, from_api_error
 from shared.services.decisions import ConferenceActions, SpaceUpkeep, if_unchanged
 from shared.services.users import active_user, mark_revoked
@@ -43,6 +75,36 @@ STALE_CLAIM_SECONDS = 60.0
 """A record older than this without its space is an abandoned claim a retry may resume."""
 HOLDER_GRACE_SECONDS = 5.0
 """How long past its wait budget the creating request is assumed to still be working."""
+COMPLETE = "complete"
+"""The maintenance message kind of a completion job: `{"kind": "complete", "meeting": ID}`."""
+COMPLETION_TRIES = 6
+"""Completion jobs that may work on one meeting; the next one fails it (`timeout`). Fewer
+than the maintenance subscription's 10 deliveries, so the job decides before Pub/Sub
+dead-letters it; with its retry policy (10 s doubling to 600 s) 6 tries span ~10 minutes."""
+COMPLETION_DEADLINE = dt.timedelta(minutes=30)
+"""A meeting still unfinished this long after it was asked for is failed (`timeout`) by
+its next completion job, however few tries it had (client retries also queue jobs)."""
+JOB_WAIT_SECONDS = 3.0
+"""How long a completion job waits for a pending conference before it leaves the wait to
+Pub/Sub's backoff: every read is a Calendar call."""
+OUTBOX_SETTLE = dt.timedelta(seconds=2)
+"""A settled record changed this recently is left to its writer to announce."""
+JOB_CLAIM_SECONDS = 60.0
+"""A completion job's claim on the record: the maintenance function's timeout."""
+WRITABLE_ROLES = frozenset({"owner", "writer", "writerWithoutPrivateAccess"})
+"""Calendar access roles that may insert events."""
+
+
+class Unfinished(Exception):
+    """A completion job could not settle its meeting yet: raised so Pub/Sub redelivers it."""
+
+
+class _Refused(Exception):
+    """Google refused a step for good: the create gives up with `reason`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class MeetingCalendar(Protocol):
@@ -58,9 +120,35 @@ class MeetingCalendar(Protocol):
         self, user: str, calendar_id: str, event_id: str, body: Json, *, etag: str
     ) -> Json: ...
 
+    def delete_event(
+        self, user: str, calendar_id: str, event_id: str, *, send_updates: str = "none"
+    ) -> None: ...
+
+    def list_events(
+        self,
+        user: str,
+        calendar_id: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: str | None = None,
+        max_results: int = 2500,
+    ) -> EventPage: ...
+
 
 class MeetingsStore(UserStore, MeetingStore, Protocol):
     """The repositories create_meeting uses."""
+
+
+def _failure_reason(exc: Exception) -> str:
+    """Why a create can never finish after `exc`; empty when a retry may succeed."""
+    if isinstance(exc, _Refused):
+        return exc.reason
+    if isinstance(exc, AuthRevokedError):
+        return FailureReason.AUTH_REVOKED
+    if isinstance(exc, ApiError) and not exc.retryable:
+        return FailureReason.CALENDAR_REFUSED
+    return ""
 
 
 def poll_delays(
@@ -100,7 +188,18 @@ class MeetingService:
         sleep: Callable[[float], None] = time.sleep,
         stale_claim_seconds: float = STALE_CLAIM_SECONDS,
         spaces: SpaceUpkeep | None = None,
+        jobs: Publisher | None = None,
+        jobs_topic: str = "maintenance",
+        completion_tries: int = COMPLETION_TRIES,
+        completion_deadline: dt.timedelta = COMPLETION_DEADLINE,
+        job_wait_seconds: float = JOB_WAIT_SECONDS,
     ) -> None:
+        self._jobs = jobs
+        """Where completion jobs go; None: a request that cannot finish fails (5xx) instead."""
+        self._jobs_topic = jobs_topic
+        self._tries = completion_tries
+        self._deadline = completion_deadline
+        self._job_wait = job_wait_seconds
         self._calendar = calendar
         self._meet = meet
         self._store = store
@@ -130,9 +229,10 @@ class MeetingService:
         return self.create(meeting_request.parse(body, max_attendees=max_attendees), key)
 
     def create(self, request: MeetingRequest, idempotency_key: str | None) -> Meeting:
-        """Create (or find again) the meeting; returns it ready, failed or still pending.
-        A Google failure that survived retries is refused with its kind (the client
-        retries with the same key when it may)."""
+        """Create (or find again) the meeting; returns it ready, failed or still pending
+        (then a completion job is queued). What raises stored nothing the server will
+        finish: a Google failure is refused with its kind, and the client retries with the
+        same key."""
         try:
             return self._create(request, idempotency_key)
         except ApiError as exc:
@@ -140,8 +240,14 @@ class MeetingService:
 
     def _create(self, request: MeetingRequest, idempotency_key: str | None) -> Meeting:
         deadline = self._monotonic() + self._wait
-        active_user(self._store, request.organizer, "organizer")
         record = self._new_record(request, idempotency_key)
+        try:
+            active_user(self._store, request.organizer, "organizer")
+        except Refusal:  # a retry of a settled meeting still gets its record
+            known = self._store.get_meeting(record.id) if idempotency_key is not None else None
+            if known is None or known.pending or known.body_hash != record.body_hash:
+                raise
+            return self._settled(known)
         stored, fresh = self._store.create_meeting(record)
         with logs.context(meeting=stored.id, mode=stored.mode):
             if not fresh:
@@ -152,26 +258,77 @@ class MeetingService:
                         "Idempotency-Key",
                     )
                 if stored.status != MeetingStatus.PENDING:
-                    return self._announcer.flush(stored)  # if an earlier publish failed
+                    return self._settled(stored)  # if an earlier publish failed
                 if self._holder_active(stored):
                     stored = self._watch(stored, deadline, self._holder_active)
-                    if stored.status != MeetingStatus.PENDING or self._monotonic() >= deadline:
+                    if stored.status != MeetingStatus.PENDING:
                         return stored
+                    if self._monotonic() >= deadline:
+                        return self._promise(stored)
             try:
-                meeting = self._advance(stored, request, deadline, fresh=fresh)
-            except Exception as exc:  # released whatever failed (Google, Pub/Sub, Firestore)
-                if isinstance(exc, AuthRevokedError):
-                    mark_revoked(
-                        self._store, request.organizer, sink=self._events, source=self._source
-                    )
-                if fresh:
-                    self._release_claim(stored.id)
-                raise
+                meeting = self._advance(stored, request, deadline, fresh=fresh, claimed=fresh)
+            except Exception as exc:  # Google, Pub/Sub or Firestore failed on the way
+                meeting = self._after_error(
+                    stored, request, exc, release=fresh, queue=self._jobs is not None
+                )
+            meeting = self._promise(meeting)
             _log.info(
                 "meeting answered",
                 extra={"status": meeting.status, "fresh": fresh, "space": meeting.space},
             )
             return meeting
+
+    def complete(self, meeting_id: str) -> Meeting | None:
+        """A completion job: finish the create of a meeting answered 202, under the same
+        idempotency (a claim on the record keeps one worker at it; event id and claim keep
+        it to one event and one space). Returns the settled meeting (None: no such record);
+        raises `Unfinished` or Google's error while it is not, so Pub/Sub redelivers the
+        job after its backoff. Past the bound the meeting is failed (`timeout`)."""
+        meeting = self._store.get_meeting(meeting_id)
+        if meeting is None:
+            _log.warning("completion job for an unknown meeting", extra={"meeting": meeting_id})
+            return None
+        with logs.context(meeting=meeting.id, mode=meeting.mode):
+            if not meeting.pending:
+                if meeting.outbox and self._clock() - meeting.updated_at < OUTBOX_SETTLE:
+                    # its writer is likely sending them now: a second sender would send
+                    # them twice; come back once it has (or has failed to)
+                    raise Unfinished(f"meeting {meeting.id} is being announced")
+                return self._announcer.flush(meeting)  # announcements a failed publish left
+            if self._holder_active(meeting):
+                raise Unfinished(f"meeting {meeting.id} is being worked on")
+            claimed = self._claim_job(meeting)
+            if claimed is None:
+                raise Unfinished(f"meeting {meeting.id} changed under the job")
+            _log.info("completion job", extra={"attempt": claimed.completion_attempts})
+            try:
+                meeting = self._finish(claimed)
+            except Exception:  # the next delivery may act at once
+                self._release_claim(claimed.id)
+                raise
+            _log.info("meeting completed", extra={"status": meeting.status})
+            return meeting
+
+    def _finish(self, claimed: Meeting) -> Meeting:
+        """One completion try on a claimed record: the meeting settled, or a raise."""
+        request = (
+            meeting_request.from_canonical(claimed.create_request)
+            if claimed.create_request
+            else None
+        )
+        user = self._store.get_user(claimed.organizer)
+        if user is None or user.status != UserStatus.ACTIVE:
+            return self._give_up(claimed, FailureReason.AUTH_REVOKED, request)
+        if request is None or self._past_bound(claimed):
+            return self._give_up(claimed, FailureReason.TIMEOUT, request)
+        deadline = self._monotonic() + self._job_wait
+        try:
+            meeting = self._advance(claimed, request, deadline, fresh=False, claimed=True)
+        except Exception as exc:
+            meeting = self._after_error(claimed, request, exc, release=False, queue=False)
+        if meeting.pending:
+            raise Unfinished(f"meeting {meeting.id} is still pending")
+        return meeting
 
     def get(self, meeting_id: str) -> Meeting:
         """The record; a pending one is refreshed from its event once (best effort)."""
@@ -253,16 +410,26 @@ class MeetingService:
             created_at=now,
             updated_at=now,
             claim_until=now + dt.timedelta(seconds=self._wait + HOLDER_GRACE_SECONDS),
+            create_request=request.canonical(),
         )
 
     def _advance(
-        self, meeting: Meeting, request: MeetingRequest, deadline: float, *, fresh: bool
+        self,
+        meeting: Meeting,
+        request: MeetingRequest,
+        deadline: float,
+        *,
+        fresh: bool,
+        claimed: bool,
     ) -> Meeting:
+        """Take the create as far as it goes: the space (by the claim's holder only), the
+        event (`fresh`: the record was just made, so no event exists yet), the conference."""
         if request.mode != "calendar" and not meeting.space:
-            claimed = meeting if fresh else self._claim_stale(meeting)
-            if claimed is not None:
-                made = self._meet.create_space(request.organizer, dict(request.space_config))
-                meeting = self._record_space(claimed, made)
+            holder = meeting if claimed else self._claim_stale(meeting)
+            if holder is not None:
+                if request.mode == "space":
+                    self._check_writable(holder)
+                meeting = self._record_space(holder, self._make_space(request))
             else:
                 meeting = self._watch(meeting, deadline, lambda m: not m.space)
                 if not meeting.space:
@@ -280,6 +447,154 @@ class MeetingService:
         if event is None:
             event = self._insert(meeting, event_.event_body(request, meeting.id, space), request)
         return self._await_conference(meeting, event, deadline)
+
+    def _check_writable(self, meeting: Meeting) -> None:
+        """Space mode: a space is made only for a calendar the organizer may write, or a
+        refused event would leave it behind. One Calendar read (an events list of at most
+        one event carries the caller's `accessRole`; `calendar.events` allows no calendar
+        metadata read); a missing or foreign calendar is refused by it (404/403)."""
+        page = self._calendar.list_events(
+            meeting.organizer,
+            meeting.calendar_id,
+            time_min=self._clock().isoformat(),
+            max_results=1,
+        )
+        if page.access_role and page.access_role not in WRITABLE_ROLES:
+            raise _Refused(
+                FailureReason.CALENDAR_REFUSED,
+                f"the organizer may not write {meeting.calendar_id} ({page.access_role})",
+            )
+
+    def _make_space(self, request: MeetingRequest) -> Json:
+        try:
+            return self._meet.create_space(request.organizer, dict(request.space_config))
+        except ApiError as exc:
+            if exc.retryable or isinstance(exc, AuthRevokedError):
+                raise
+            raise _Refused(FailureReason.MEET_REFUSED, str(exc)) from exc
+
+    def _after_error(
+        self,
+        meeting: Meeting,
+        request: MeetingRequest,
+        exc: Exception,
+        *,
+        release: bool,
+        queue: bool,
+    ) -> Meeting:
+        """After a failed step: a refusal that can never succeed fails the meeting (what it
+        made is removed); anything else releases the claim (`release`) and, when a
+        completion job can take over (`queue`), leaves the meeting pending for it; else the
+        error goes on (the client retries with the same key, or Pub/Sub the job)."""
+        if isinstance(exc, AuthRevokedError):
+            mark_revoked(self._store, meeting.organizer, sink=self._events, source=self._source)
+        reason = _failure_reason(exc)
+        if reason:
+            try:
+                return self._give_up(
+                    self._store.get_meeting(meeting.id) or meeting, reason, request
+                )
+            except Exception as cleanup:
+                if release:
+                    self._release_claim(meeting.id)
+                if not queue:
+                    raise
+                _log.warning("giving up failed; a job retries", extra={"error": str(cleanup)})
+                return self._store.get_meeting(meeting.id) or meeting
+        if release:
+            self._release_claim(meeting.id)
+        if not queue:
+            raise exc
+        _log.warning("create unfinished; a job finishes it", extra={"error": str(exc)})
+        return self._store.get_meeting(meeting.id) or meeting
+
+    def _settled(self, meeting: Meeting) -> Meeting:
+        """A settled meeting answered again: announcements a failed publish left on it are
+        sent now, or by a completion job if Pub/Sub refuses them again."""
+        try:
+            return self._announcer.flush(meeting)
+        except Exception:
+            if self._jobs is None:
+                raise
+            return self._promise(meeting)
+
+    def _promise(self, meeting: Meeting) -> Meeting:
+        """A pending meeting is answered (202) only once a completion job is queued: the
+        server finishes it. One whose announcements wait on the record gets one too (it
+        sends them). A publish that fails raises: the client retries with the same key."""
+        if self._jobs is not None and (meeting.pending or meeting.outbox):
+            self._jobs.publish(self._jobs_topic, {"kind": COMPLETE, "meeting": meeting.id})
+            _log.info("completion job queued", extra={"status": meeting.status})
+        return meeting
+
+    def _claim_job(self, meeting: Meeting) -> Meeting | None:
+        """Take the record for one completion try (a conditional write counting the try):
+        the record as claimed, or None if it moved since it was read."""
+        now = self._clock()
+        seen = (meeting.version, meeting.updated_at)
+
+        def change(current: Meeting) -> Meeting | None:
+            if not current.pending or (current.version, current.updated_at) != seen:
+                return None
+            return dataclasses.replace(
+                current,
+                updated_at=now,
+                claim_until=now + dt.timedelta(seconds=JOB_CLAIM_SECONDS),
+                completion_attempts=current.completion_attempts + 1,
+            )
+
+        return self._store.update_meeting(meeting.id, change)
+
+    def _past_bound(self, meeting: Meeting) -> bool:
+        return (
+            meeting.completion_attempts > self._tries
+            or self._clock() - meeting.created_at >= self._deadline
+        )
+
+    def _give_up(self, meeting: Meeting, reason: str, request: MeetingRequest | None) -> Meeting:
+        """Fail the meeting for good, after removing what it made: its event is deleted with
+        the create's `sendUpdates`, and a conference running in its space is ended (Meet
+        cannot delete a space: its name stays on the record). As a revoked organizer
+        nothing can be removed. A transient failure of the removal raises (retried)."""
+        if reason != FailureReason.AUTH_REVOKED:
+            if meeting.event_id:
+                send = request.send_updates if request is not None else "none"
+                self._cleanup(
+                    lambda: self._calendar.delete_event(
+                        meeting.organizer, meeting.calendar_id, meeting.event_id, send_updates=send
+                    )
+                )
+            if meeting.space:
+                self._cleanup(
+                    lambda: self._meet.end_active_conference(meeting.organizer, meeting.space)
+                )
+        fields: Json = {
+            "status": MeetingStatus.FAILED,
+            "failure_reason": reason,
+            "claim_until": None,
+        }
+        for _ in range(4):
+            saved = self._actions.transition(meeting, fields, [conference.FAILED])
+            if saved is not None:
+                _log.warning("meeting failed", extra={"reason": reason, "space": saved.space})
+                return saved
+            meeting = self._store.get_meeting(meeting.id) or meeting
+            if not meeting.pending:
+                return meeting  # settled by someone else meanwhile (the sync, a racer)
+        raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry")
+
+    @staticmethod
+    def _cleanup(call: Callable[[], None]) -> None:
+        """Remove one thing a failed create made: already gone, never made or not ours to
+        remove counts as done (logged); a transient failure raises."""
+        try:
+            call()
+        except (NotFoundError, GoneError, FailedPreconditionError):
+            pass  # never made, already deleted, or no conference running
+        except ApiError as exc:
+            if exc.retryable:
+                raise
+            _log.warning("could not remove what a failed create made", extra={"error": str(exc)})
 
     def _existing_event(self, meeting: Meeting) -> Json | None:
         try:

@@ -43,7 +43,7 @@ from shared.domain.ports import (
     MeetingStore,
     MeetPort,
 )
-from shared.services.decisions import ConferenceActions, SpaceUpkeep
+from shared.services.decisions import AUDIT_PERIOD, ConferenceActions, SpaceUpkeep
 
 _log = logs.get(__name__)
 _LIVE = [s.value for s in MeetingStatus if s is not MeetingStatus.CANCELLED]
@@ -63,6 +63,8 @@ class SyncConfig:
     sweep_age_seconds: int = 0
     """A successful sync puts the calendar's next sweep this far off (less jitter); 0
     leaves `next_sweep_at` alone."""
+    audit_hours: float = AUDIT_PERIOD.total_seconds() / 3600
+    """A meeting becoming followed is first audited within this (`shared.services.audit`)."""
 
 
 @dataclass
@@ -111,6 +113,7 @@ class SyncService:
             source=config.source,
             now=now,
             spaces=spaces,
+            audit_period=dt.timedelta(hours=config.audit_hours),
         )
 
     # -- the lease loop --------------------------------------------------------------------
@@ -381,10 +384,14 @@ class SyncService:
                 continue
             try:
                 event = self._calendar.get_event(state.owner, state.calendar_id, meeting.event_id)
-            except (NotFoundError, GoneError):
+            except GoneError:
+                # 410 deleted: it was inserted, even if its create (still polling, or a
+                # completion job) has not put the etag on the record yet
+                event = {"id": meeting.event_id, "status": "cancelled"}
+            except NotFoundError:
                 if not meeting.event_etag:
-                    # never seen: its create request has not inserted the event yet (it
-                    # is retrying a failed insert); missing is not deleted
+                    # never seen: its create has not inserted the event yet (it is retrying
+                    # a failed insert, and owns the meeting); missing is not deleted
                     continue
                 event = {"id": meeting.event_id, "status": "cancelled"}
             # cancelled in the gap, or alive but outside the window: apply its latest state

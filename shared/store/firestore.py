@@ -391,6 +391,20 @@ class Store:
         )
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
 
+    def meetings_to_audit(
+        self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
+    ) -> list[Meeting]:
+        """Served by the composite index (shard, next_audit_at)."""
+        query = (
+            self.client.collection(MEETINGS)
+            .where(filter=_field_filter("shard", "==", shard))
+            .where(filter=_field_filter("next_audit_at", "<=", due))
+        )
+        if after is not None:
+            query = query.where(filter=_field_filter("next_audit_at", ">", after))
+        query = query.order_by("next_audit_at").limit(limit)
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
     # -- run reports and delivery failures ---------------------------------------------------
 
     def put_run(self, run: RunReport) -> None:

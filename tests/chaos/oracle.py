@@ -4,6 +4,12 @@ emulator's ground truth once the system has gone quiet.
 Written apart from the product's own policy code on purpose (a second opinion, not a
 copy): it reads the emulator's stored events and spaces, the meeting records from
 Firestore, and every outbound CloudEvent the observer saw, and names each disagreement.
+
+Every meeting must have converged: `pending` is never an end state. A meeting ends ready
+(its event, its conference, the space stamped), cancelled or detached (following the
+user), or failed: by Calendar's conference failure (its event stays and is followed), or
+by the create giving up, which leaves nothing behind (no live event, no conference
+running in its space). Every space our create made belongs to a meeting.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ LIVE = frozenset(
 )
 """Announcements of what happened in Meet (`meet_events`), not of calendar changes."""
 ENDED_BY_US = "endActiveConference"
+CONFERENCE_FAILED = "conference_failed"
+"""The one `failure_reason` of a failed meeting whose event stays (Calendar could not make
+the conference): every other failure is the create giving up, which removes its event."""
 
 
 @dataclass
@@ -96,6 +105,10 @@ def judge(world: World) -> list[str]:
         ]
     for subject in stream.keys() - by_id.keys():
         problems.append(f"announcements for unknown meeting {subject}")
+    held = {m.space for m in world.meetings if m.space}
+    for space in world.spaces:
+        if space.get("created_by_app") and space.get("name") not in held:
+            problems.append(f"space {space.get('name')} made by us belongs to no meeting")
     return problems
 
 
@@ -107,11 +120,15 @@ def _judge_meeting(
     stream: list[Json],
 ) -> list[str]:
     problems = []
+    if meeting.status == "pending":
+        problems.append("still pending: it never converged")
     if meeting.mode == "instant":
-        return _judge_stream(meeting, stream)
+        return problems + _judge_stream(meeting, stream)
     event = events.get(meeting.event_id)
+    if meeting.status == "failed" and meeting.failure_reason != CONFERENCE_FAILED:
+        return problems + _judge_given_up(meeting, event, spaces) + _judge_stream(meeting, stream)
     if event is None:
-        return [f"its event {meeting.event_id!r} does not exist"]
+        return [*problems, f"its event {meeting.event_id!r} does not exist"]
     want = expected_status(meeting, event)
     if meeting.status != want:
         problems.append(f"status {meeting.status}, the calendar says {want}")
@@ -147,6 +164,20 @@ def _judge_meeting(
         if ended:
             problems.append("detached, yet its conference was ended by us")
     return problems + _judge_stream(meeting, stream)
+
+
+def _judge_given_up(meeting: Meeting, event: Json | None, spaces: dict[Any, Json]) -> list[str]:
+    """A create that gave up leaves nothing behind: no live event, no running conference
+    (its space, which Meet cannot delete, stays named on the record)."""
+    problems = []
+    if not meeting.failure_reason:
+        problems.append("failed without a failure reason")
+    if event is not None and event.get("status") != "cancelled":
+        problems.append(f"failed ({meeting.failure_reason}), yet its event is still live")
+    space = spaces.get(meeting.space) if meeting.space else None
+    if any(not c.get("ended") for c in (space or {}).get("conferences", [])):
+        problems.append(f"failed, yet the conference in {meeting.space} still runs")
+    return problems
 
 
 def _shown(data: Json) -> Json:

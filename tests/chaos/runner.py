@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import google.api_core.exceptions
@@ -26,9 +27,11 @@ import requests
 
 from devstack.driver import Env
 from devstack.stack import EVENTS_SUBSCRIPTION, Stack, StackError, http
+from shared.domain.ids import meeting_id
 from shared.domain.models import Meeting
 from shared.store.firestore import MEETINGS
 from tests.chaos.oracle import World, judge
+from tests.chaos.tape import Schedule, Tape
 
 USERS = ("alice@example.com", "bob@example.com")
 GUESTS = ("carol@example.com", "dave@example.com", "erin@example.com")
@@ -41,6 +44,12 @@ CHAOS_ENV = {
 }
 """Function settings for stacks that run the fault suite (pytest's session stack too)."""
 QUIET_TIMEOUT = 150.0
+"""The convergence bound: after the last step every meeting must have settled (ready with
+its event and space, failed with nothing left behind, or following the user's cancel or
+detach) within this, the sweep being the only help from outside."""
+GIVE_UP_AFTER_FAILURE = 0.5
+"""How often a client stops after a 5xx (or a broken connection) instead of retrying, as
+real clients do: what the server stored must then be finished or failed by the server."""
 STABLE_SECONDS = 1.0
 SWEEP_AFTER_IDLE_SECONDS = 2.0
 BASE = dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC)
@@ -148,12 +157,19 @@ def reset(stack: Stack) -> None:
 class Run:
     """One seed against a running stack."""
 
-    def __init__(self, env: Env, seed: int, *, length: int) -> None:
+    def __init__(
+        self, env: Env, seed: int, *, length: int, schedule: Schedule | None = None
+    ) -> None:
         self.env = env
         self.seed = seed
         self.length = length
-        self.rng = random.Random(f"details-{seed}")
-        """Targets and arguments of the steps; the kinds come from `plan`."""
+        self.kinds = list(schedule.kinds) if schedule is not None else plan(seed, length)
+        draws = schedule.draws if schedule is not None else {}
+        replay = schedule is not None
+        self.rng = Tape(f"details-{seed}", draws.get("details", []) if replay else None)
+        """Targets and arguments of the steps; the kinds come from `plan` (or `schedule`)."""
+        self.client = Tape(f"client-{seed}", draws.get("client", []) if replay else None)
+        """What the clients of create_meeting do after a failure (stop or retry)."""
         self.held: list[_Held] = []
         self.log: list[str] = []
         self.observer = _Observer(env)
@@ -171,7 +187,7 @@ class Run:
         self.log.append(f"conference delay {delay} ms")
         for user in USERS:
             self.env.watch(user)
-        for kind in plan(self.seed, self.length):
+        for kind in self.kinds:
             began_step = time.monotonic()
             done = getattr(self, f"_{kind}")()
             self.log.append(f"{done} [{time.monotonic() - began_step:.2f} s]")
@@ -190,6 +206,11 @@ class Run:
             announcements=len(self.observer.received),
             meetings=len(self.held),
         )
+
+    def schedule(self, note: str = "") -> Schedule:
+        """The schedule as run so far: kinds and draws, to store and replay exactly."""
+        draws = {"details": self.rng.drawn, "client": self.client.drawn}
+        return Schedule(self.seed, list(self.kinds), draws, note)
 
     def _calm(self) -> None:
         self.env.emu(
@@ -305,14 +326,18 @@ class Run:
         key = uuid.UUID(int=self.rng.getrandbits(128)).hex
         answers: list[str] = []
         meeting = self._call_until_accepted(body, key, answers)
-        self.held.append(_Held(meeting["id"], user, recurring=recurring))
         kind = " recurring" if recurring else " space" if space else ""
+        if meeting is None:  # the client gave up: the server owns whatever it stored
+            mid = meeting_id(user, key)
+            return f"create {mid} for {user}{kind} abandoned (answers {' '.join(answers)})"
+        self.held.append(_Held(meeting["id"], user, recurring=recurring))
         return f"create {meeting['id']} for {user}{kind} (answers {' '.join(answers)})"
 
     def _call_until_accepted(
         self, body: dict[str, Any], key: str, answers: list[str]
-    ) -> dict[str, Any]:
-        """What a client does: retry a failed create with the same Idempotency-Key."""
+    ) -> dict[str, Any] | None:
+        """What a client does: take a 201 or a 202 and go (a 202 is the server's promise);
+        after a 5xx, retry with the same Idempotency-Key, or give up (None)."""
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -326,7 +351,10 @@ class Run:
                     raise AssertionError(f"create refused: {response.status_code} {response.text}")
                 why = f"{response.status_code} {response.text[:200]}"
             except requests.RequestException as exc:
+                answers.append(type(exc).__name__)
                 why = repr(exc)
+            if self.client.random() < GIVE_UP_AFTER_FAILURE:
+                return None
             if time.monotonic() > deadline:
                 raise AssertionError(f"create never accepted; last answer {why}")
             time.sleep(0.3)  # client backoff before retrying the same request
@@ -519,11 +547,19 @@ def _poll(check: Callable[[], bool], *, timeout: float) -> bool:
     return False
 
 
-def run_seed(stack: Stack, seed: int, *, length: int = 24) -> SeedResult:
-    """Reset the stack and run one seed; the result lists every discrepancy."""
+def run_seed(
+    stack: Stack,
+    seed: int,
+    *,
+    length: int = 24,
+    schedule: Schedule | None = None,
+    record: Path | None = None,
+) -> SeedResult:
+    """Reset the stack and run one seed (or replay a stored `schedule`); the result lists
+    every discrepancy. `record`: where to store the schedule as run (to replay it)."""
     reset(stack)
     env = Env(stack)
-    run = Run(env, seed, length=length)
+    run = Run(env, seed, length=length, schedule=schedule)
     try:
         return run.run()
     except Exception as exc:  # a harness failure fails this seed, with its steps so far
@@ -531,3 +567,11 @@ def run_seed(stack: Stack, seed: int, *, length: int = 24) -> SeedResult:
         return SeedResult(seed, run.log, [problem], meetings=len(run.held))
     finally:
         env.close()
+        if record is not None:
+            run.schedule(note=schedule.note if schedule is not None else "").save(record)
+
+
+def replay(stack: Stack, path: Path) -> SeedResult:
+    """Run a stored schedule (`tests/chaos/fixtures`) exactly as it was recorded."""
+    schedule = Schedule.load(path)
+    return run_seed(stack, schedule.seed, length=len(schedule.kinds), schedule=schedule)

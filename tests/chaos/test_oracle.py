@@ -135,9 +135,47 @@ def _detach_missed(w: World) -> None:
     w.events[MID].pop("conferenceData")
 
 
+def _never_converged(w: World) -> None:
+    w.events[MID]["conferenceData"]["createRequest"]["status"]["statusCode"] = "pending"
+    w.meetings[0] = dataclasses.replace(w.meetings[0], status="pending")
+
+
+def _gave_up(w: World) -> None:
+    """The create gave up: the record failed, its announcement out, nothing behind."""
+    del w.events[MID]
+    w.meetings[0] = dataclasses.replace(
+        w.meetings[0], status="failed", failure_reason="timeout", version=4
+    )
+    w.stream.append(_announce(w.meetings[0], "meeting.failed"))
+
+
+def _gave_up_leaving_its_event(w: World) -> None:
+    _gave_up(w)
+    w.events[MID] = _event()
+
+
+def _gave_up_leaving_a_conference(w: World) -> None:
+    _gave_up(w)
+    w.spaces[0]["conferences"] = [{"ended": False}]
+
+
+def _orphaned_space(w: World) -> None:
+    w.spaces.append({"name": "spaces/lost", "meetingCode": "lll", "created_by_app": True})
+
+
+def test_a_create_that_gave_up_and_left_nothing_behind_has_converged() -> None:
+    world = _world()
+    _gave_up(world)
+    assert judge(world) == []
+
+
 @pytest.mark.parametrize(
     ("corrupt", "named"),
     [
+        (_never_converged, "still pending: it never converged"),
+        (_gave_up_leaving_its_event, "yet its event is still live"),
+        (_gave_up_leaving_a_conference, "still runs"),
+        (_orphaned_space, "belongs to no meeting"),
         (_stale_summary, "summary is 'Planning'"),
         (_lost_cancellation, "the calendar says cancelled"),
         (_missing_record, "which has no record"),

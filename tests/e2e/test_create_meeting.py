@@ -142,7 +142,11 @@ def test_space_mode_applies_the_settings_and_copies_the_conference(stack: Stack)
     assert event["conferenceData"]["conferenceSolution"]["key"]["type"] == "hangoutsMeet"
     assert event["hangoutLink"] == space["meetingUri"] == meeting["meetingUri"]
     calls = [(c["method"], c["path"]) for c in google_calls(stack) if c["status"] != 401]
-    assert calls == [("POST", "/v2/spaces"), ("POST", "/calendar/v3/calendars/primary/events")]
+    assert calls == [
+        ("GET", "/calendar/v3/calendars/primary/events"),  # the calendar is writable (issue 14)
+        ("POST", "/v2/spaces"),
+        ("POST", "/calendar/v3/calendars/primary/events"),
+    ]
 
 
 def test_instant_mode_is_a_space_without_an_event(stack: Stack) -> None:
@@ -269,7 +273,9 @@ def test_bad_input_is_refused_without_a_google_call(
     assert events(stack) == []
 
 
-def test_rate_limit_is_503_with_retry_after(stack: Stack) -> None:
+def test_rate_limit_is_202_and_the_server_finishes_the_meeting(stack: Stack) -> None:
+    """Issue 14: the record is stored, so the answer is 202 and a completion job finishes
+    it once Calendar lets it; a retry with the same key still answers the one meeting."""
     emu(
         stack,
         "POST",
@@ -277,23 +283,34 @@ def test_rate_limit_is_503_with_retry_after(stack: Stack) -> None:
         {"status": 429, "api": "calendar", "path": "/events", "count": None},
     )
     response = post(stack, BODY, "limited-1")
-    assert response.status_code == 503, response.text
-    assert int(response.headers["Retry-After"]) > 0
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending"
     emu(stack, "DELETE", "faults")
-    retried = post(stack, BODY, "limited-1")  # the same key resumes the same meeting
-    assert retried.status_code == 201 and len(events(stack)) == 1
+    mid = response.json()["id"]
+    deadline = time.monotonic() + 30
+    while (current := get(stack, mid).json())["status"] == "pending":
+        assert time.monotonic() < deadline, current
+        time.sleep(0.1)
+    assert current["status"] == "ready" and len(events(stack)) == 1
+    retried = post(stack, BODY, "limited-1")  # the same key answers the same meeting
+    assert retried.status_code == 201 and retried.json()["id"] == mid
+    assert len(events(stack)) == 1
 
 
 def _assert_reauthorization_needed(stack: Stack) -> None:
-    response = post(stack, BODY, "revoked-1")
-    assert response.status_code == 409, response.text
-    error = response.json()["error"]
-    assert "re-authorize" in error["message"] and error["field"] == "organizer"
+    response = post(stack, BODY, "revoked-1")  # stored, then Google says revoked: failed
+    assert response.status_code == 201, response.text
+    assert (response.json()["status"], response.json()["failureReason"]) == (
+        "failed",
+        "auth_revoked",
+    )
     user = store(stack).get_user(ALICE)
     assert user is not None and user.status == "auth_revoked"
     emu(stack, "DELETE", "requests")
     again = post(stack, BODY, "revoked-2")  # known revoked: refused without calling Google
     assert again.status_code == 409 and google_calls(stack) == []
+    error = again.json()["error"]
+    assert "re-authorize" in error["message"] and error["field"] == "organizer"
 
 
 def test_user_gone_from_the_domain_is_409_and_marks_the_user(stack: Stack) -> None:

@@ -292,13 +292,14 @@ def test_unknown_and_revoked_organizers_are_refused_before_google() -> None:
     assert not w.calendar.calls and not w.store.meetings
 
 
-def test_revoked_authorization_marks_the_user() -> None:
+def test_revoked_authorization_marks_the_user_and_fails_the_stored_meeting() -> None:
+    """Issue 14: once stored, a meeting that can never be made ends failed (with why)."""
     w = world()
     w.calendar.fail["events.insert"] = AuthRevokedError("gone", status=400, reason="invalid_grant")
-    refusal = refused(lambda: w.service.create(request(), None))
-    assert (refusal.kind, refusal.field) == (Kind.CONFLICT, "organizer")
-    assert refusal.reason == "invalid_grant"
+    meeting = w.service.create(request(), None)
+    assert (meeting.status, meeting.failure_reason) == ("failed", "auth_revoked")
     assert w.store.users[ALICE].status == "auth_revoked"
+    assert w.sink.types(meeting.id) == ["meeting.failed"]
 
 
 def test_get_unknown_meeting() -> None:

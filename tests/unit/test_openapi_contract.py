@@ -91,15 +91,25 @@ def test_every_refusal_kind_has_a_status() -> None:
     assert set(STATUS) == set(Kind)
 
 
+def retryable_statuses() -> set[int]:
+    """How a Google failure that escapes create_meeting is answered: once its record is
+    stored a create answers the record, and a refusal for good fails the meeting (issue
+    14), so only what a retry may cure escapes (the client retries with the same key)."""
+    return {STATUS[from_api_error(cls("x")).kind] for cls in _api_errors() if cls.retryable}
+
+
 def test_google_failures_are_told_as_documented_statuses() -> None:
     google = google_statuses()
     assert google == {403, 404, 409, 502, 503}
-    assert google <= documented_statuses("/meetings", "post")
+    assert retryable_statuses() == {503} <= documented_statuses("/meetings", "post")
     assert google <= documented_statuses("/", "post")
 
 
 def test_create_meeting_statuses_are_exactly_the_documented_ones() -> None:
-    emitted = {201, 202} | {STATUS[k] for k in kinds_named(CREATE_MODULES)} | google_statuses()
+    # NOT_FOUND (an unknown meeting) is GET's and PATCH's; UPSTREAM is how `from_api_error`
+    # tells Google's refusals for good, which fail a stored create instead (issue 14)
+    named = {STATUS[k] for k in kinds_named(CREATE_MODULES) - {Kind.NOT_FOUND, Kind.UPSTREAM}}
+    emitted = {201, 202} | named | retryable_statuses()
     assert documented_statuses("/meetings", "post") == emitted
     # GET answers its own NOT_FOUND; a failed refresh of a pending meeting is swallowed
     get_kinds = {Kind.NOT_FOUND, Kind.METHOD_NOT_ALLOWED, Kind.INTERNAL}

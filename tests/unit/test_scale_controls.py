@@ -158,6 +158,6 @@ def test_a_renewal_job_that_meets_a_spent_budget_hands_the_rest_to_a_continuatio
     job = {"kind": "renew", "run": "r", "shard": shard_of(KEY), "due": w.clock().isoformat()}
     answer = w.maintenance.handle(job)
     assert answer["done"] is False and answer["counts"]["errors"] == 0
-    (follow, _key, _attrs), = w.publisher.messages[w.settings.maintenance_topic]
+    ((follow, _key, _attrs),) = w.publisher.messages[w.settings.maintenance_topic]
     assert follow["stage"] == "renew" and follow["part"] == 1
     assert w.maintenance.handle(follow)["counts"]["renewed"] == 1  # the budget came back
