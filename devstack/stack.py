@@ -521,7 +521,7 @@ class Stack:
                     "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
                     "deadLetterPolicy": {
                         "deadLetterTopic": f"{path}-dead-letter",
-                        "maxDeliveryAttempts": 5,
+                        "maxDeliveryAttempts": 10,  # as Terraform: completion jobs decide before this
                     },
                 },
             )

@@ -65,16 +65,17 @@ locals {
       invokers       = { pubsub-push = "serviceAccount:${google_service_account.pubsub_push.email}" }
     }
     create-meeting = {
-      entry_point    = "create_meeting"
-      description    = "Creates a calendar event with a Google Meet conference, idempotently, and returns the join link."
-      memory         = "256Mi"
-      timeout        = 60
-      max_instances  = var.max_instances.create_meeting
-      concurrency    = 1
-      cpu            = null
-      ingress        = var.private_ingress
-      firestore      = "roles/datastore.user"
-      publishes      = ["meeting-events"]
+      entry_point   = "create_meeting"
+      description   = "Creates a calendar event with a Google Meet conference, idempotently, and returns the join link."
+      memory        = "256Mi"
+      timeout       = 60
+      max_instances = var.max_instances.create_meeting
+      concurrency   = 1
+      cpu           = null
+      ingress       = var.private_ingress
+      firestore     = "roles/datastore.user"
+      # maintenance: the completion job a 202 promises (the server finishes the create)
+      publishes      = ["maintenance", "meeting-events"]
       acts_as_users  = true
       calendar_share = var.calendar_budget_shares.create_meeting
       invokers       = { for m in var.create_meeting_invokers : m => m }
