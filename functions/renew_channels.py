@@ -24,4 +24,6 @@ def renew_channels(request: flask.Request) -> flask.Response:
         # a small bounded step: meetings past their end whose outcome is not known yet
         reconciled = wiring.meet_events().reconcile_due()
         answer["meetings"] = {k: len(v) for k, v in reconciled.items()}
+        # and pending meetings whose completion job was lost get a new one
+        answer["meetings"]["requeued"] = len(wiring.meetings().requeue_stale())
     return respond(answer)

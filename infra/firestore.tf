@@ -94,6 +94,44 @@ resource "google_firestore_index" "calendars_shard_status_next_sweep" {
   depends_on = [google_firestore_database.main]
 }
 
+# The audit, per shard: meetings whose next audit is due (shard == N AND next_audit_at <=
+# now ORDER BY next_audit_at); each audit moves next_audit_at by AUDIT_HOURS (spread by
+# jitter), and the shard prefix spreads the index's writes over 64 ranges.
+resource "google_firestore_index" "meetings_shard_next_audit" {
+  database   = var.firestore_database
+  collection = "meetings"
+
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "next_audit_at"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
+# The sweep's pickup of pending meetings whose completion job was lost (status ==
+# "pending" AND created_at <= now - 10 min ORDER BY created_at); creates are few (Meet
+# allows 100 spaces/min per project), so the rising created_at costs nothing here.
+resource "google_firestore_index" "meetings_status_created" {
+  database   = var.firestore_database
+  collection = "meetings"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
 # The last run of a kind (renew, sweep): `meetsync status`.
 resource "google_firestore_index" "runs_kind_started" {
   database   = var.firestore_database

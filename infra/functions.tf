@@ -249,6 +249,7 @@ locals {
     WORKSPACE_EVENTS_TOPIC      = google_pubsub_topic.topic["workspace-events"].name
     WEBHOOK_URL                 = local.webhook_url
     SWEEP_AGE_SECONDS           = var.tuning.sweep_age_seconds
+    AUDIT_HOURS                 = var.tuning.audit_hours
     CHANNEL_TTL_SECONDS         = var.tuning.channel_ttl_seconds
     RENEW_WINDOW_SECONDS        = var.tuning.renew_window_seconds
     CHANNEL_OVERLAP_SECONDS     = var.tuning.channel_overlap_seconds

@@ -277,6 +277,7 @@ variable "tuning" {
     channel_ttl_seconds       = optional(number)
     renew_window_seconds      = optional(number)
     sweep_age_seconds         = optional(number)
+    audit_hours               = optional(number)
     channel_overlap_seconds   = optional(number)
     channel_cache_seconds     = optional(number)
     full_sync_days            = optional(number)

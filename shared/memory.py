@@ -350,6 +350,14 @@ class MemoryStore:
         self.ops["query"] += 1
         return [_copy(m) for m in self.meetings.values() if m.organizer == organizer]
 
+    def pending_since(self, before: dt.datetime, limit: int) -> list[Meeting]:
+        self.ops["query"] += 1
+        found = [
+            m for m in self.meetings.values() if m.status == "pending" and m.created_at <= before
+        ]
+        found.sort(key=lambda m: m.created_at)
+        return [_copy(m) for m in found[:limit]]
+
     def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
         self.ops["query"] += 1
         found = [

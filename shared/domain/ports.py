@@ -336,6 +336,10 @@ class MeetingStore(Protocol):
 
     def pending_announcements(self, calendar_key: str) -> list[Meeting]: ...
 
+    def pending_since(self, before: dt.datetime, limit: int) -> list[Meeting]:
+        """Meetings still `pending` that were created at or before `before`, oldest first."""
+        ...
+
 
 class AuditIndex(Protocol):
     """Meetings found by shard and audit time (`shared.services.audit`)."""

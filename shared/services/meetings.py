@@ -75,6 +75,9 @@ STALE_CLAIM_SECONDS = 60.0
 """A record older than this without its space is an abandoned claim a retry may resume."""
 HOLDER_GRACE_SECONDS = 5.0
 """How long past its wait budget the creating request is assumed to still be working."""
+REQUEUE_AFTER = dt.timedelta(minutes=10)
+"""A pending meeting this old has outlived its completion job's first tries: the sweep
+queues another (a duplicate is harmless: the job claims the record)."""
 COMPLETE = "complete"
 """The maintenance message kind of a completion job: `{"kind": "complete", "meeting": ID}`."""
 COMPLETION_TRIES = 6
@@ -517,6 +520,22 @@ class MeetingService:
             if self._jobs is None:
                 raise
             return self._promise(meeting)
+
+    def requeue_stale(self, *, limit: int = 100) -> list[str]:
+        """The sweep's pickup: a pending meeting older than `REQUEUE_AFTER` whose completion
+        job was lost (the request's instance died between storing and queueing, or the
+        job was dead-lettered) gets a new job, so nothing waits on a client's retry. At
+        most `limit` per sweep; the ids queued."""
+        if self._jobs is None:
+            return []
+        before = self._clock() - REQUEUE_AFTER
+        queued = []
+        for meeting in self._store.pending_since(before, limit):
+            self._jobs.publish(self._jobs_topic, {"kind": COMPLETE, "meeting": meeting.id})
+            queued.append(meeting.id)
+        if queued:
+            _log.warning("stale pending meetings requeued", extra={"meetings": queued})
+        return queued
 
     def _promise(self, meeting: Meeting) -> Meeting:
         """A pending meeting is answered (202) only once a completion job is queued: the

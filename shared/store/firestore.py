@@ -381,6 +381,17 @@ class Store:
         )
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
 
+    def pending_since(self, before: dt.datetime, limit: int) -> list[Meeting]:
+        """Served by the composite index (status, created_at)."""
+        query = (
+            self.client.collection(MEETINGS)
+            .where(filter=_field_filter("status", "==", "pending"))
+            .where(filter=_field_filter("created_at", "<=", before))
+            .order_by("created_at")
+            .limit(limit)
+        )
+        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
+
     def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
         """One range filter ordered on the same field: the automatic single-field index."""
         query = (

@@ -48,6 +48,10 @@ FIRESTORE_INDEXES: list[contract.IndexSpec] = [
         "calendars",
         [("shard", "ASCENDING"), ("status", "ASCENDING"), ("next_sweep_at", "ASCENDING")],
     ),
+    # the audit, per shard: meetings whose next audit is due
+    ("meetings", [("shard", "ASCENDING"), ("next_audit_at", "ASCENDING")]),
+    # the sweep's pickup of pending meetings whose completion job was lost
+    ("meetings", [("status", "ASCENDING"), ("created_at", "ASCENDING")]),
     # `meetsync status`: the last run of a kind
     ("runs", [("kind", "ASCENDING"), ("started_at", "DESCENDING")]),
 ]

@@ -449,3 +449,17 @@ def test_an_announcement_the_job_could_not_publish_is_sent_by_its_redelivery() -
     assert x.meeting(first.id).status == "ready"
     assert x.w.sink.types(first.id) == ["meeting.ready"]
     assert x.nacks >= 1
+
+
+def test_the_sweep_requeues_a_pending_meeting_whose_job_was_lost() -> None:
+    x = world()
+    x.meet.down["spaces.create"] = TransientError("Meet unavailable", status=503)
+    first = x.create(**SPACE)
+    x.jobs.clear()  # the job was lost (dead-lettered, or never queued)
+    assert x.service.requeue_stale() == []  # too young: its own job may still be coming
+    x.w.clock.advance(svc.REQUEUE_AFTER.total_seconds())
+    del x.meet.down["spaces.create"]
+    assert x.service.requeue_stale() == [first.id]
+    x.deliver()
+    assert x.meeting(first.id).status == "ready"
+    assert x.service.requeue_stale() == []
