@@ -519,9 +519,10 @@ class Stack:
                     "ackDeadlineSeconds": 60,
                     "enableMessageOrdering": ordered,
                     "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "10s"},
+                    # as Terraform: a completion job gives up before it is dead-lettered
                     "deadLetterPolicy": {
                         "deadLetterTopic": f"{path}-dead-letter",
-                        "maxDeliveryAttempts": 10,  # as Terraform: completion jobs decide before this
+                        "maxDeliveryAttempts": 10,
                     },
                 },
             )

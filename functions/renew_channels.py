@@ -1,6 +1,8 @@
 """Entry point `renew_channels` (HTTP, called by Cloud Scheduler): dispatches a renew or sweep
 run over the `maintenance` topic and answers at once."""
 
+import datetime as dt
+
 import flask
 import functions_framework
 
@@ -25,5 +27,6 @@ def renew_channels(request: flask.Request) -> flask.Response:
         reconciled = wiring.meet_events().reconcile_due()
         answer["meetings"] = {k: len(v) for k, v in reconciled.items()}
         # and pending meetings whose completion job was lost get a new one
-        answer["meetings"]["requeued"] = len(wiring.meetings().requeue_stale())
+        age = dt.timedelta(seconds=wiring.settings().pending_requeue_seconds)
+        answer["meetings"]["requeued"] = len(wiring.meetings().requeue_stale(older_than=age))
     return respond(answer)

@@ -260,6 +260,7 @@ locals {
     MAX_MESSAGE_AGE_SECONDS     = var.tuning.max_message_age_seconds
     API_RETRIES                 = var.tuning.api_retries
     CONFERENCE_WAIT_SECONDS     = var.tuning.conference_wait_seconds
+    PENDING_REQUEUE_SECONDS     = var.tuning.pending_requeue_seconds
     MAX_ATTENDEES               = var.tuning.max_attendees
     MAX_BODY_BYTES              = var.tuning.max_body_bytes
     LOG_LEVEL                   = var.log_level

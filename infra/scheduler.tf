@@ -19,6 +19,12 @@ locals {
       description = "Dispatches the sweep sync of the calendars nothing synced for the sweep age (one job per shard): catches notifications Google dropped."
       retries     = 0 # the next run comes soon enough
     }
+    audit = {
+      action      = "audit"
+      schedule    = var.audit_schedule
+      description = "Dispatches the audit (one job per shard): re-reads the events of the meetings due for it (each at most once per AUDIT_HOURS) and corrects any record that disagrees."
+      retries     = 0 # each meeting's next audit stays due until a run reads it
+    }
   }
 }
 

@@ -286,6 +286,7 @@ variable "tuning" {
     max_message_age_seconds   = optional(number)
     api_retries               = optional(number)
     conference_wait_seconds   = optional(number)
+    pending_requeue_seconds   = optional(number)
     max_attendees             = optional(number)
     max_body_bytes            = optional(number)
     connect_state_ttl_seconds = optional(number)
@@ -338,6 +339,12 @@ variable "sweep_schedule" {
   type        = string
   description = "Cron schedule of the sweep (POST {\"action\": \"sweep\"} to renew_channels, which dispatches one sweep job per shard): each syncs the watched calendars nothing synced for tuning.sweep_age_seconds (default 6 h)."
   default     = "4-59/15 * * * *"
+}
+
+variable "audit_schedule" {
+  type        = string
+  description = "Cron schedule of the audit (POST {\"action\": \"audit\"} to renew_channels, which dispatches one audit job per shard): each re-reads the events of the meetings whose next audit (every tuning.audit_hours, default 24 h, spread) is due."
+  default     = "37 * * * *"
 }
 
 variable "scheduler_time_zone" {

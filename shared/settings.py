@@ -145,6 +145,10 @@ class Settings:
     max_message_age_seconds: int = field(default=86_400, metadata=_env("MAX_MESSAGE_AGE_SECONDS"))
     api_retries: int = field(default=5, metadata=_env("API_RETRIES"))
 
+    pending_requeue_seconds: int = field(default=600, metadata=_env("PENDING_REQUEUE_SECONDS"))
+    """A meeting still pending this long after its create gets a new completion job from the
+    sweep (its own job was lost: an instance died before queueing it, or it was
+    dead-lettered)."""
     conference_wait_seconds: float = field(default=8.0, metadata=_env("CONFERENCE_WAIT_SECONDS"))
     """Budget create_meeting spends waiting for a conference to leave `pending`."""
     max_attendees: int = field(default=100, metadata=_env("MAX_ATTENDEES"))

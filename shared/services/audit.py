@@ -61,12 +61,19 @@ class AuditReport:
     """No longer followed (cancelled, given up, ended): out of the audit."""
     waiting: list[str] = field(default_factory=list)
     """Still being created (nothing seen to compare): audited a period later."""
+    auth_revoked: list[str] = field(default_factory=list)
+    """The organizer's authorization is gone: audited a period later (the sync marks them)."""
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> Summary:
         """The job's outcome for its stored report: failed if a meeting could not be read
-        (it stays due, so the next run tries again)."""
-        outcome = RunOutcome.FAILED if self.errors else RunOutcome.OK
+        (it stays due, so the next run tries again); attention for revoked organizers."""
+        if self.errors:
+            outcome = RunOutcome.FAILED
+        elif self.auth_revoked:
+            outcome = RunOutcome.ATTENTION
+        else:
+            outcome = RunOutcome.OK
         lists = {k: v for k, v in dataclasses.asdict(self).items() if v}
         return outcome, lists
 
@@ -148,9 +155,9 @@ class Auditor:
                 outcome = self._actions.carry_out(meeting, event, audit=True)
             except BudgetExhaustedError:
                 raise
-            except AuthRevokedError as exc:  # the sync marks the user; audit again later
+            except AuthRevokedError:  # the sync marks the user; audit again a period later
                 self._schedule(meeting, self._next(now))
-                report.errors.append(f"{meeting.id}: {type(exc).__name__}")
+                report.auth_revoked.append(meeting.id)
                 return
             except (ApiError, RuntimeError) as exc:  # transient: stays due for the next run
                 report.errors.append(f"{meeting.id}: {type(exc).__name__}: {exc}")

@@ -134,8 +134,9 @@ def parse(message: Any) -> Job | Dispatch | Completion:
 
 
 def dispatch_request(body: dict[str, Any]) -> Dispatch:
-    """The scheduler's (or an operator's) HTTP body: `{"action": "renew" | "sweep"}` (renew
-    when absent), `"all": true` to sweep every watched calendar, not only the stale."""
+    """The scheduler's (or an operator's) HTTP body: `{"action": "renew" | "sweep" |
+    "audit"}` (renew when absent), `"all": true` to sweep every watched calendar, not only
+    the stale (or audit every followed meeting, not only the due)."""
     kind = body.get("action", "renew")
     if kind not in KINDS:
         raise Refusal(Kind.INVALID, "action must be 'renew', 'sweep' or 'audit'", "action")

@@ -521,14 +521,16 @@ class MeetingService:
                 raise
             return self._promise(meeting)
 
-    def requeue_stale(self, *, limit: int = 100) -> list[str]:
-        """The sweep's pickup: a pending meeting older than `REQUEUE_AFTER` whose completion
+    def requeue_stale(
+        self, *, older_than: dt.timedelta = REQUEUE_AFTER, limit: int = 100
+    ) -> list[str]:
+        """The sweep's pickup: a pending meeting older than `older_than` whose completion
         job was lost (the request's instance died between storing and queueing, or the
         job was dead-lettered) gets a new job, so nothing waits on a client's retry. At
         most `limit` per sweep; the ids queued."""
         if self._jobs is None:
             return []
-        before = self._clock() - REQUEUE_AFTER
+        before = self._clock() - older_than
         queued = []
         for meeting in self._store.pending_since(before, limit):
             self._jobs.publish(self._jobs_topic, {"kind": COMPLETE, "meeting": meeting.id})

@@ -41,6 +41,8 @@ CHAOS_ENV = {
     "API_RETRIES": "2",
     # a lease whose holder died and whose message is gone (a Pub/Sub restart) frees in 20 s
     "LEASE_SECONDS": "20",
+    # a meeting whose completion job a Pub/Sub restart lost is requeued by the next sweep
+    "PENDING_REQUEUE_SECONDS": "20",
 }
 """Function settings for stacks that run the fault suite (pytest's session stack too)."""
 QUIET_TIMEOUT = 150.0

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.domain import conference
-from shared.domain.errors import BudgetExhaustedError, GoneError
+from shared.domain.errors import AuthRevokedError, BudgetExhaustedError, GoneError
 from shared.domain.event import SPACE_PROPERTY, private_property
-from shared.domain.models import Meeting, MeetingStatus
+from shared.domain.models import Meeting, MeetingStatus, RunOutcome
 from shared.domain.shards import shard_of
 from shared.memory import ready_conference
 from shared.services.audit import Auditor, AuditReport
 from shared.services.decisions import ConferenceActions
-from shared.services.maintenance import MaintenanceService
+from shared.services.maintenance import Dispatch, MaintenanceService, dispatch_request, parse
 from tests.unit.support import ALICE, KEY, System, system
 
 PERIOD = dt.timedelta(hours=24)
@@ -78,7 +78,7 @@ def audit_all(w: System, audit: Auditor) -> AuditReport:
     for shard in range(64):
         report, resume = audit.audit_shard(shard, due=w.clock())
         assert resume is None
-        for name in ("in_step", "corrected", "left", "waiting", "errors"):
+        for name in ("in_step", "corrected", "left", "waiting", "auth_revoked", "errors"):
             getattr(merged, name).extend(getattr(report, name))
     return merged
 
@@ -390,3 +390,34 @@ def test_audit_decides_nothing_for_a_record_in_step() -> None:
     (m,) = baseline(w)
     assert conference.audit(m, event_of(w, m)).noop
     assert not conference.audit(dataclasses.replace(m, summary="x"), event_of(w, m)).noop
+
+
+def test_a_revoked_organizer_is_reported_and_audited_a_period_later() -> None:
+    w = system()
+    (m,) = baseline(w)
+    due(w, m.id)
+    w.calendar.fail["events.get"] = AuthRevokedError("invalid_grant", status=400)
+    report = audit_all(w, auditor(w))
+    assert report.auth_revoked == [m.id] and report.summary()[0] == RunOutcome.ATTENTION
+    assert (w.meeting(m.id).next_audit_at or w.clock()) >= w.clock() + PERIOD
+
+
+def test_an_audit_of_every_followed_meeting_is_one_request_away() -> None:
+    assert parse({"kind": "audit"}) == Dispatch("audit")
+    assert dispatch_request({"action": "audit", "all": True}) == Dispatch("audit", sweep_all=True)
+    w = system()
+    (m,) = baseline(w)  # first audit within a period: not due now
+    maintenance = MaintenanceService(
+        publisher=w.publisher,
+        topic=w.settings.maintenance_topic,
+        channels=w.channels,
+        sweeper=w.sweeper,
+        runs=w.store,
+        sweep_age_seconds=w.settings.sweep_age_seconds,
+        now=w.clock,
+        monotonic=w.clock.monotonic,
+        auditor=auditor(w),
+    )
+    w.maintenance = maintenance
+    assert w.run_maintenance({"kind": "audit"})[1] == {}
+    assert w.run_maintenance({"kind": "audit", "all": True})[1].get("in_step") == [m.id]
