@@ -90,8 +90,18 @@ its next completion job, however few tries it had (client retries also queue job
 JOB_WAIT_SECONDS = 3.0
 """How long a completion job waits for a pending conference before it leaves the wait to
 Pub/Sub's backoff: every read is a Calendar call."""
-OUTBOX_SETTLE = dt.timedelta(seconds=2)
-"""A settled record changed this recently is left to its writer to announce."""
+OUTBOX_SETTLE = dt.timedelta(seconds=30)
+"""Announcements stored this recently are left to their writer to send (it sends them
+right after storing them); a job sends only what a failed publish left behind."""
+
+
+def _newest(meeting: Meeting) -> dt.datetime:
+    """When the newest announcement waiting on the record was stored (its CloudEvent
+    `time`), or the record's last update if one has none."""
+    times = [dt.datetime.fromisoformat(str(e["time"])) for e in meeting.outbox if e.get("time")]
+    return max(times, default=meeting.updated_at)
+
+
 JOB_CLAIM_SECONDS = 60.0
 """A completion job's claim on the record: the maintenance function's timeout."""
 WRITABLE_ROLES = frozenset({"owner", "writer", "writerWithoutPrivateAccess"})
@@ -293,9 +303,9 @@ class MeetingService:
             return None
         with logs.context(meeting=meeting.id, mode=meeting.mode):
             if not meeting.pending:
-                if meeting.outbox and self._clock() - meeting.updated_at < OUTBOX_SETTLE:
-                    # its writer is likely sending them now: a second sender would send
-                    # them twice; come back once it has (or has failed to)
+                if meeting.outbox and self._clock() - _newest(meeting) < OUTBOX_SETTLE:
+                    # its writer (a sync, say) is likely sending them now: a second sender
+                    # would send them twice; come back once it has (or has failed to)
                     raise Unfinished(f"meeting {meeting.id} is being announced")
                 return self._announcer.flush(meeting)  # announcements a failed publish left
             if self._holder_active(meeting):

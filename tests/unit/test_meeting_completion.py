@@ -241,7 +241,7 @@ def test_a_job_leaves_fresh_announcements_to_their_writer() -> None:
     with pytest.raises(svc.Unfinished):
         x.service.complete(meeting.id)
     assert x.w.sink.events == []
-    x.w.clock.advance(10)
+    x.w.clock.advance(svc.OUTBOX_SETTLE.total_seconds())
     assert x.service.complete(meeting.id) is not None
     assert x.w.sink.types(meeting.id) == ["meeting.ready"]
 
