@@ -5,6 +5,7 @@ event stream, and wait for conditions."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import time
@@ -164,6 +165,15 @@ class Env:
         found = self.store.get_meeting(meeting_id)
         assert found is not None, meeting_id
         return found
+
+    def age_channels(self, key: str, days: float = 1.0) -> None:
+        """Record the calendar's channels as opened `days` ago. The product keeps real time
+        while tests shorten channels through the emulator; a channel's replacement is due
+        the renewal window before it expires, or half its life before if that is shorter,
+        so a just-opened short-lived channel is due only once it has lived that long."""
+        opened = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+        for channel in self.store.channels_for(key):
+            self.store.update_channel(channel.id, {"created_at": opened})
 
     def calendar_state_of(self, key: str) -> CalendarState:
         found = self.store.get_calendar(key)

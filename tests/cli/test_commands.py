@@ -65,6 +65,7 @@ def test_calendars_watch_list_show_and_unwatch(env: Env, cli: Cli) -> None:
 def test_channels_renew_and_sweep_show_what_was_done(env: Env, cli: Cli) -> None:
     env.emu("POST", "config", {"channel_max_ttl_seconds": 3600})  # inside the renew window
     old = env.watch(ALICE)["channelId"]
+    env.age_channels(f"{ALICE}:{ALICE}")  # opened long ago: within the renewal window now
     expiring = cli.json("channels", "list", "--expiring", "2h")["channels"]
     assert [c["id"] for c in expiring] == [old]
     assert cli.json("channels", "list", "--expiring", "10m")["channels"] == []

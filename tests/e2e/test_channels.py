@@ -47,6 +47,8 @@ def test_renewal_marks_revoked_users_and_gone_calendars_and_reaps_orphans(env: E
     env.emu("POST", "config", {"channel_max_ttl_seconds": 3600})  # inside the renew window
     env.watch(ALICE)
     env.watch(BOB)
+    for who in (ALICE, BOB):  # opened long ago: within the renewal window now
+        env.age_channels(calendar_key(who, "primary"))
     # a watched calendar that no longer exists at Google
     gone_key = calendar_key(ALICE, "team@group.calendar.google.com")
     env.store.put_calendar(
@@ -55,13 +57,23 @@ def test_renewal_marks_revoked_users_and_gone_calendars_and_reaps_orphans(env: E
     expiring = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     env.store.put_channel(
         Channel(
-            id="gone-1", calendar_key=gone_key, resource_id="r", token_hash="h", expiration=expiring
+            id="gone-1",
+            calendar_key=gone_key,
+            resource_id="r",
+            token_hash="h",
+            expiration=expiring,
+            created_at=expiring - dt.timedelta(days=7),
         )
     )
     # a channel whose calendar the product no longer knows
     env.store.put_channel(
         Channel(
-            id="orphan-1", calendar_key="x:y", resource_id="r", token_hash="h", expiration=expiring
+            id="orphan-1",
+            calendar_key="x:y",
+            resource_id="r",
+            token_hash="h",
+            expiration=expiring,
+            created_at=expiring - dt.timedelta(days=7),
         )
     )
     env.emu("POST", f"users/{BOB}/revoke", {})

@@ -189,6 +189,7 @@ def test_a_revoked_user_reconnects_and_their_calendar_resumes_watching(
     env.emu("POST", "config", {"channel_max_ttl_seconds": 3600})  # inside the renew window
     Browser(env.stack).connect(carol)
     key = calendar_key(carol, "primary")
+    env.age_channels(key)  # opened long ago: within the renewal window now
     subscription = env.subscribe()
     env.emu("POST", f"users/{carol}/revoke", {})  # carol removes the app at Google
 

@@ -188,18 +188,26 @@ def test_a_sync_of_alices_calendar_reads_and_writes_only_alices(env: Env) -> Non
 def test_create_meeting_on_another_users_calendar_is_refused(env: Env) -> None:
     """The contract lets a request name a calendarId (a shared calendar the organizer may
     write to); Google decides, as the organizer. Bob's calendar is not alice's to write:
-    refused, and nothing is done as bob or to bob's calendar."""
+    the stored meeting ends `failed` (`calendar_refused`), and nothing is done as bob or to
+    bob's calendar; the only announcement is that failure."""
     events = env.subscribe("meeting-events")
     env.emu("DELETE", "requests")
+    failed = []
     for n, target in enumerate((BOB, BOB.upper())):
         response = _post(env, _body(ALICE, calendarId=target), f"other-calendar-{n}")
-        assert 400 <= response.status_code < 500, response.text
-        assert response.json()["error"]["field"] == "calendarId"
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["status"], body["failureReason"]) == ("failed", "calendar_refused")
+        assert body["meetingUri"] is None and body["space"] is None
+        failed.append(body["id"])
     calls = _calls(env)
     assert _acting(calls) <= {ALICE}, calls
     assert all(c["status"] >= 400 for c in _touching(calls, BOB)), calls  # Google said no
     assert _events(env, BOB) == [] and _events(env, ALICE) == []
-    assert env.pull(events) == []
+    sent = env.events_until(events, lambda seen: len(seen) >= len(failed))
+    assert sorted((e["subject"], e["type"]) for e in sent) == sorted(
+        (f"meetings/{mid}", "meeting.failed") for mid in failed
+    )
 
 
 def test_watching_another_users_calendar_is_refused_and_leaves_nothing_watched(env: Env) -> None:
