@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from shared import logs
 from shared.domain.models import utcnow
@@ -52,13 +54,36 @@ if TYPE_CHECKING:
     from shared.store.pubsub import Publisher, TopicSink
 
 
+_T = TypeVar("_T")
+_building = threading.RLock()
+
+
+def _once(build: Callable[[], _T]) -> Callable[[], _T]:
+    """Build on first use, once per instance, under one lock: a function serving requests
+    on several threads (the worker serves 8) would otherwise build some accessors twice on
+    its first concurrent requests, and keep two credential caches (every user's token
+    minted twice) and two Calendar budget buckets (twice its share of the budget)."""
+    built: list[_T] = []
+
+    @functools.wraps(build)
+    def get() -> _T:
+        if built:
+            return built[0]
+        with _building:  # re-entrant: an accessor builds the ones it needs
+            if not built:
+                built.append(build())
+        return built[0]
+
+    return get
+
+
 CALENDAR_BUDGET_WAIT_SECONDS = 20.0
 """The longest a call waits for the budget before its work goes back to be retried (a
 worker's message to Pub/Sub, a maintenance job to its next run, a request to its
 client as 503): a third of the shortest timeout of a function that calls Calendar."""
 
 
-@functools.cache
+@_once
 def settings() -> Settings:
     s = Settings.from_env()
     logs.configure(s.log_level)
@@ -71,7 +96,7 @@ def firestore_client(project: str, database: str) -> firestore.Client:
     return firestore.Client(project=project, database=database)
 
 
-@functools.cache
+@_once
 def store() -> Store:
     from shared.store.firestore import Store
 
@@ -79,7 +104,7 @@ def store() -> Store:
     return Store(firestore_client(s.project, s.firestore_database))
 
 
-@functools.cache
+@_once
 def publisher() -> Publisher:
     from shared.store.pubsub import Publisher
 
@@ -99,7 +124,7 @@ def delegation_provider(s: Settings) -> DelegationProvider | None:
     )
 
 
-@functools.cache
+@_once
 def token_vault() -> StoredRefreshTokens | None:
     """Sealing of stored refresh tokens, when the deployment has an encryption key."""
     from shared.google.credentials import StoredRefreshTokens
@@ -125,7 +150,7 @@ def credentials_provider(
     )
 
 
-@functools.cache
+@_once
 def apis() -> Apis:
     from shared.google.api import Apis, Backoff
 
@@ -140,7 +165,7 @@ def apis() -> Apis:
     )
 
 
-@functools.cache
+@_once
 def calendar() -> BudgetedCalendar:
     """Calendar, every call counted against this instance's share of the project budget
     (`shared.services.budget`)."""
@@ -155,28 +180,28 @@ def calendar() -> BudgetedCalendar:
     )
 
 
-@functools.cache
+@_once
 def meet() -> MeetAdapter:
     from shared.google.workspace import MeetAdapter
 
     return MeetAdapter(apis())
 
 
-@functools.cache
+@_once
 def workspace_events() -> WorkspaceEventsAdapter:
     from shared.google.workspace import WorkspaceEventsAdapter
 
     return WorkspaceEventsAdapter(apis())
 
 
-@functools.cache
+@_once
 def directory() -> DirectoryAdapter:
     from shared.google.workspace import DirectoryAdapter
 
     return DirectoryAdapter(apis())
 
 
-@functools.cache
+@_once
 def subscriptions() -> Subscriptions:
     """One Workspace Events subscription per meeting space (`shared.services.live`)."""
     from shared.services.live import Subscriptions
@@ -189,14 +214,14 @@ def subscriptions() -> Subscriptions:
     )
 
 
-@functools.cache
+@_once
 def space_hooks() -> SpaceHooks:
     from shared.services.live import SpaceHooks
 
     return SpaceHooks(subscriptions())
 
 
-@functools.cache
+@_once
 def meet_events() -> MeetEvents:
     from shared.services.live import MeetEvents
 
@@ -210,14 +235,14 @@ def meet_events() -> MeetEvents:
     )
 
 
-@functools.cache
+@_once
 def meeting_events() -> TopicSink:
     from shared.store.pubsub import TopicSink
 
     return TopicSink(publisher(), settings().meeting_events_topic)
 
 
-@functools.cache
+@_once
 def sync_service() -> SyncService:
     from shared.services.sync import SyncConfig, SyncService
 
@@ -239,7 +264,7 @@ def sync_service() -> SyncService:
     )
 
 
-@functools.cache
+@_once
 def signal_service() -> SignalService:
     from shared.services.signals import ChannelCache, SignalService
 
@@ -251,7 +276,7 @@ def signal_service() -> SignalService:
     )
 
 
-@functools.cache
+@_once
 def worker() -> Worker:
     from shared.services.worker import Worker
 
@@ -263,7 +288,7 @@ def worker() -> Worker:
     )
 
 
-@functools.cache
+@_once
 def channel_service() -> ChannelService:
     from shared.services.channels import ChannelConfig, ChannelService
 
@@ -287,14 +312,14 @@ def channel_service() -> ChannelService:
     )
 
 
-@functools.cache
+@_once
 def sweeper() -> Sweeper:
     from shared.services.signals import Sweeper
 
     return Sweeper(calendars=store(), signals=signal_service(), now=utcnow)
 
 
-@functools.cache
+@_once
 def maintenance() -> MaintenanceService:
     from shared.services.maintenance import MaintenanceService
 
@@ -312,7 +337,7 @@ def maintenance() -> MaintenanceService:
     )
 
 
-@functools.cache
+@_once
 def auditor() -> Auditor:
     """The `audit` maintenance kind: its Calendar reads go through the budgeted calendar."""
     from shared.services.audit import Auditor
@@ -345,7 +370,7 @@ def event_source(s: Settings | None = None) -> str:
     return f"//meetsync.{(s or settings()).project}/meetings"
 
 
-@functools.cache
+@_once
 def meetings() -> MeetingService:
     from shared.services.meetings import MeetingService
 
@@ -363,7 +388,7 @@ def meetings() -> MeetingService:
     )
 
 
-@functools.cache
+@_once
 def importer() -> Importer:
     from shared.services.importer import Importer
 
@@ -384,7 +409,7 @@ def parse_ics(raw: bytes) -> list[ImportItem]:
     return ics.parse_ics(raw)
 
 
-@functools.cache
+@_once
 def oauth() -> GoogleOAuth:
     from shared.google.oauth import GoogleOAuth
 
@@ -399,7 +424,7 @@ def oauth() -> GoogleOAuth:
     )
 
 
-@functools.cache
+@_once
 def user_service() -> UserService:
     from shared.services.users import UserService
 
@@ -416,7 +441,7 @@ def user_service() -> UserService:
     )
 
 
-@functools.cache
+@_once
 def onboarding() -> Onboarding:
     from shared.domain.signin import StateCodec
     from shared.services.onboarding import ConnectConfig, Onboarding
