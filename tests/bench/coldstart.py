@@ -126,6 +126,19 @@ def _meet_push() -> bytes:
     return json.dumps({"message": message, "subscription": "projects/p/subscriptions/s"}).encode()
 
 
+def _maintenance_push() -> bytes:
+    """A Pub/Sub push of one sweep shard job: the maintenance function queries its shard's
+    stale calendars (none here), stores the job's report and acknowledges."""
+    now = dt.datetime.now(dt.UTC)
+    job = {"kind": "sweep", "run": "coldstart", "shard": 0, "due": now.isoformat()}
+    message = {
+        "data": base64.b64encode(json.dumps(job).encode()).decode(),
+        "messageId": f"coldstart-{time.monotonic_ns()}",
+        "publishTime": now.isoformat(),
+    }
+    return json.dumps({"message": message, "subscription": "projects/p/subscriptions/s"}).encode()
+
+
 def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
     """One real request per function (built per start: the worker's signal is timestamped).
     `notification`: the headers of a genuine notification of a watched calendar."""
@@ -154,6 +167,14 @@ def probes(project: str, notification: dict[str, str]) -> dict[str, Probe]:
             body=_meet_push(),
             headers=json_headers,
             why="push of a Meet event for a space no meeting holds: space query, ack",
+        ),
+        "maintenance": Probe(
+            "POST",
+            f"/projects/{project}/topics/maintenance",
+            200,
+            body=_maintenance_push(),
+            headers=json_headers,
+            why="push of a sweep shard job with nothing stale: shard query, report, ack",
         ),
         "create_meeting": Probe(
             "GET", "/meetings/does-not-exist", 404, why="unknown meeting: meeting read, 404"
