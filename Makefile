@@ -10,7 +10,7 @@ SEEDS ?= 200
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: setup lock test unit lint fmt typecheck dev demo bench chaos plan deploy infra-check clean
+.PHONY: setup lock test unit lint fmt typecheck dev demo bench chaos scale plan deploy infra-check clean
 
 setup: $(STAMP) $(CHECKOV_STAMP)
 
@@ -64,6 +64,9 @@ bench: setup
 
 chaos: setup
 	$(BIN)/python -m tests.chaos --seeds $(SEEDS)
+
+scale: setup
+	$(BIN)/python -m tests.scale
 
 plan:
 	cd infra && terraform init && terraform plan -var-file=terraform.tfvars
