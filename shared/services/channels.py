@@ -90,6 +90,8 @@ class RenewReport:
     """Channels found still active past their expiration: the calendar's notifications
     were lost until now (the sweep caught its changes); renewed like the others."""
     errors: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    """Due channels left for the next run because the Calendar budget was spent."""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) for k, v in self.__dict__.items()}
@@ -327,9 +329,11 @@ class ChannelService:
                             states[channel.calendar_key], channel, now, claimant, report
                         )
                     except BudgetExhaustedError:
-                        # the Calendar budget is spent: the rest waits for the continuation
-                        # (whose calls wait for the budget in turn), not for Google's 429s
-                        return report, Resume(name, cursor)
+                        # the Calendar budget is spent: the rest stays due and waits for the
+                        # next run (a continuation now would only meet the empty bucket
+                        # again, claiming and releasing the same channel in a loop)
+                        report.deferred.append(channel.id)
+                        return report, None
                     cursor = channel.stop_after if name == STOP_STAGE else channel.expiration
                 if len(page) < _PAGE:
                     break

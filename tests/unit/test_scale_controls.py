@@ -150,14 +150,16 @@ def _encode(signal: ChangeSignal) -> str:
     return base64.b64encode(json.dumps(signal.to_dict(), default=str).encode()).decode()
 
 
-def test_a_renewal_job_that_meets_a_spent_budget_hands_the_rest_to_a_continuation() -> None:
+def test_a_renewal_job_that_meets_a_spent_budget_leaves_the_rest_to_the_next_run() -> None:
     w = system()
     w.channels.watch(ALICE, "primary")
     w.clock.advance(6 * DAY)
     w.calendar.fail["events.watch"] = BudgetExhaustedError("no call to spare")
     job = {"kind": "renew", "run": "r", "shard": shard_of(KEY), "due": w.clock().isoformat()}
     answer = w.maintenance.handle(job)
-    assert answer["done"] is False and answer["counts"]["errors"] == 0
-    ((follow, _key, _attrs),) = w.publisher.messages[w.settings.maintenance_topic]
-    assert follow["stage"] == "renew" and follow["part"] == 1
-    assert w.maintenance.handle(follow)["counts"]["renewed"] == 1  # the budget came back
+    assert answer["done"] is True and answer["counts"]["errors"] == 0
+    assert answer["counts"]["deferred"] == 1
+    assert w.publisher.messages.get(w.settings.maintenance_topic, []) == []  # no hot loop
+    stored = [c for c in w.store.channels.values() if c.state == "active"]
+    assert len(stored) == 1 and not stored[0].renewal_claim  # the claim was given back
+    assert w.renew().renewed == [stored[0].id]  # the next run renews it
