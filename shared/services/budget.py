@@ -52,8 +52,9 @@ class TokenBucket:
         that would be longer than `max_wait`."""
         with self._lock:
             now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-            self._at = now
+            if now > self._at:  # a clock read before another caller's is not a refill
+                self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+                self._at = now
             wait = (1.0 - self._tokens) / self.rate if self._tokens < 1.0 else 0.0
             if wait > max_wait:
                 return None

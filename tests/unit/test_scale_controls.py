@@ -53,7 +53,10 @@ def test_budgeted_calendar_waits_then_gives_the_work_back() -> None:
     budgeted.list_events(ALICE, ALICE)  # waits a second for its token
     budgeted.list_events(ALICE, ALICE)
     assert t.slept == [pytest.approx(1.0), pytest.approx(1.0)]
-    t.now -= 5  # as if many calls had just been made: the next wait is too long
+    bucket = TokenBucket(60, clock=t)
+    budgeted = BudgetedCalendar(w.calendar, bucket, max_wait_seconds=2.0, sleep=t.sleep)
+    for _ in range(4):  # other callers of this instance queued 4 calls ahead
+        bucket.reserve(max_wait=100.0)
     with pytest.raises(BudgetExhaustedError):
         budgeted.list_events(ALICE, ALICE)
     assert w.calendar.calls["events.list"] == 3
