@@ -209,7 +209,9 @@ class MaintenanceService:
         """One `maintenance` message: dispatch a run, or do one shard job (publishing its
         continuation first if it ran out of time). The job's report is stored; a job that
         raised is reported failed and the exception goes on (Pub/Sub redelivers)."""
-        parsed = parse(message)
+        return self._handle(parse(message))
+
+    def _handle(self, parsed: Job | Dispatch | Completion) -> dict[str, Any]:
         if isinstance(parsed, Completion):
             return self._complete(parsed)
         if isinstance(parsed, Dispatch):
@@ -230,7 +232,7 @@ class MaintenanceService:
         `meetsync dlq`) rather than it being dropped."""
         try:
             message = json.loads(base64.b64decode(data["message"]["data"], validate=True))
-            return self.handle(message)
+            parsed = parse(message)
         except Refusal as exc:
             _log.error(
                 "invalid maintenance message; it will be dead-lettered",
@@ -243,6 +245,8 @@ class MaintenanceService:
                 extra={"message_id": message_id, "reason": str(exc)},
             )
             raise PoisonMessageError(f"undecodable maintenance message: {exc}") from None
+        # decoded: whatever the work raises goes on as itself (Pub/Sub redelivers it)
+        return self._handle(parsed)
 
     def _run(self, job: Job) -> dict[str, Any]:
         started = self._now()
