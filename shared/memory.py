@@ -73,21 +73,25 @@ class _ByShard(dict[str, S]):
         return [self[k] for k in self.shards.get(shard, ()) if k in self]
 
 
-def _due(
+def due_records(
     records: Iterable[S],
     when: Callable[[S], dt.datetime | None],
     due: dt.datetime,
     after: dt.datetime | None,
     limit: int,
+    copy_record: Callable[[S], S] | None = None,
 ) -> list[S]:
-    """`after < when(r) <= due`, soonest first, at most `limit` (copies)."""
+    """`after < when(r) <= due`, soonest first, at most `limit`, copied (a round trip
+    through `to_dict` unless `copy_record` is given): a maintenance query's answer."""
     found = [
         (at, r)
         for r in records
         if (at := when(r)) is not None and at <= due and (after is None or at > after)
     ]
     found.sort(key=lambda pair: pair[0])
-    return [cast(S, type(r).from_dict(copy.deepcopy(r.to_dict()))) for _, r in found[:limit]]
+    if copy_record is None:
+        return [cast(S, type(r).from_dict(copy.deepcopy(r.to_dict()))) for _, r in found[:limit]]
+    return [copy_record(r) for _, r in found[:limit]]
 
 
 class MemoryStore:
@@ -215,7 +219,7 @@ class MemoryStore:
     ) -> list[CalendarState]:
         self.ops["query"] += 1
         watched = (s for s in self.calendars.in_shard(shard) if s.status == "watching")
-        return _due(watched, lambda s: s.next_sweep_at, due, after, limit)
+        return due_records(watched, lambda s: s.next_sweep_at, due, after, limit)
 
     # -- channels ------------------------------------------------------------------------
 
@@ -242,14 +246,14 @@ class MemoryStore:
     ) -> list[Channel]:
         self.ops["query"] += 1
         active = (c for c in self.channels.in_shard(shard) if c.state == "active")
-        return _due(active, lambda c: c.expiration, before, after, limit)
+        return due_records(active, lambda c: c.expiration, before, after, limit)
 
     def channels_to_stop(
         self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
     ) -> list[Channel]:
         self.ops["query"] += 1
         stopping = (c for c in self.channels.in_shard(shard) if c.state == "stopping")
-        return _due(stopping, lambda c: c.stop_after, due, after, limit)
+        return due_records(stopping, lambda c: c.stop_after, due, after, limit)
 
     def get_channel(self, channel_id: str) -> Channel | None:
         self.ops["read"] += 1

@@ -33,7 +33,7 @@ from shared.domain.models import (
     MeetingHead,
     RunReport,
 )
-from shared.memory import MemoryStore
+from shared.memory import MemoryStore, due_records
 from tests.scale import params
 from tests.scale.core import Series, Sim
 
@@ -282,7 +282,7 @@ class ScaleStore(MemoryStore):
     ) -> list[CalendarState]:
         self.ops["query"] += 1
         watched = (s for s in self.calendars.in_shard(shard) if s.status == "watching")
-        return _due(watched, lambda s: s.next_sweep_at, due, after, limit)
+        return due_records(watched, lambda s: s.next_sweep_at, due, after, limit, clone)
 
     # -- channels, meetings, runs: the same, copied field by field ------------------------------
 
@@ -296,14 +296,14 @@ class ScaleStore(MemoryStore):
     ) -> list[Channel]:
         self.ops["query"] += 1
         active = (c for c in self.channels.in_shard(shard) if c.state == "active")
-        return _due(active, lambda c: c.expiration, before, after, limit)
+        return due_records(active, lambda c: c.expiration, before, after, limit, clone)
 
     def channels_to_stop(
         self, shard: int, due: dt.datetime, *, after: dt.datetime | None, limit: int
     ) -> list[Channel]:
         self.ops["query"] += 1
         stopping = (c for c in self.channels.in_shard(shard) if c.state == "stopping")
-        return _due(stopping, lambda c: c.stop_after, due, after, limit)
+        return due_records(stopping, lambda c: c.stop_after, due, after, limit, clone)
 
     def get_meeting(self, meeting_id: str) -> Meeting | None:
         self.ops["read"] += 1
@@ -370,26 +370,6 @@ class ScaleStore(MemoryStore):
     def pending_announcements(self, calendar_key: str) -> list[Meeting]:
         self.ops["query"] += 1
         return [clone(m) for m in self._calendar_meetings(calendar_key) if m.outbox]
-
-
-S = TypeVar("S", CalendarState, Channel)
-
-
-def _due(
-    records: Iterable[S],
-    when: Callable[[S], dt.datetime | None],
-    due: dt.datetime,
-    after: dt.datetime | None,
-    limit: int,
-) -> list[S]:
-    """`after < when(r) <= due`, soonest first, at most `limit` (copies), as MemoryStore."""
-    found = [
-        (at, r)
-        for r in records
-        if (at := when(r)) is not None and at <= due and (after is None or at > after)
-    ]
-    found.sort(key=lambda pair: pair[0])
-    return [clone(r) for _, r in found[:limit]]
 
 
 _COLLECTIONS = (
