@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import recurrence
+from emulator import partial, recurrence
 from emulator.clock import rfc3339
 from emulator.errors import ApiError, bad_param, calendar_error, full_sync_required
 from emulator.events import find
@@ -71,6 +71,8 @@ class ListParams:
     event_types: set[str] | None = None
     order_by: str | None = None
     bound: dict[str, list[str]] = field(default_factory=dict)
+    selection: tuple[str, partial.Mask | None] | None = None
+    """A partial response's `fields` and its selection inside `items` (`_selection`)."""
 
 
 def _bool(req: Request, name: str) -> bool:
@@ -94,7 +96,7 @@ def _props(req: Request, name: str) -> list[tuple[str, str]]:
 
 def parse_params(req: Request, *, instances: bool = False) -> ListParams:
     """Validate the query like Calendar does (400 on bad values and combinations)."""
-    p = ListParams()
+    p = ListParams(selection=_selection(req))
     raw_max = req.q("maxResults")
     if raw_max is not None:
         try:
@@ -179,7 +181,9 @@ def _match(
     return True
 
 
-Row = tuple[JSON, str | None, float, float, float]
+Row = tuple[JSON, StoredEvent | None, float, float, float]
+"""An event or occurrence to list: its data, the stored event it is (None for a virtual
+occurrence), start, end, updated."""
 
 
 def _instances(cal: CalendarData, master: StoredEvent, until: float | None) -> Iterator[Row]:
@@ -188,7 +192,7 @@ def _instances(cal: CalendarData, master: StoredEvent, until: float | None) -> I
     for occ in recurrence.expand(master.data, until_ts=horizon):
         exc = cal.events.get(occ.instance_id)
         if exc is not None:
-            yield exc.data, exc.json(), exc.start_ts, exc.end_ts, exc.updated_ts
+            yield exc.data, exc, exc.start_ts, exc.end_ts, exc.updated_ts
         else:
             data = recurrence.instance_resource(master.data, occ)
             yield data, None, occ.start_ts, occ.end_ts, master.updated_ts
@@ -201,7 +205,7 @@ def _rows(cal: CalendarData, ev: StoredEvent, p: ListParams) -> Iterator[Row]:
     elif p.single and ev.data.get("recurringEventId") in cal.events:
         return  # shown in place of its occurrence by the master's expansion
     else:
-        yield ev.data, None, ev.start_ts, ev.end_ts, ev.updated_ts
+        yield ev.data, ev, ev.start_ts, ev.end_ts, ev.updated_ts
 
 
 def _emit(
@@ -221,14 +225,14 @@ def _emit(
         if (after is None or key > after) and _match(
             p, ev.data, ev.start_ts, ev.end_ts, ev.updated_ts, incremental
         ):
-            yield key, ev.json()
+            yield key, _text(p, ev.data, ev)
         return
-    for idx, (data, text, start, end, updated) in enumerate(_rows(cal, ev, p), start=1):
+    for idx, (data, stored, start, end, updated) in enumerate(_rows(cal, ev, p), start=1):
         key = (pos, idx)
         if after is not None and key <= after:
             continue
         if _match(p, data, start, end, updated, incremental):
-            yield key, text if text is not None else json.dumps(data)
+            yield key, _text(p, data, stored)
 
 
 def _full(cal: CalendarData, p: ListParams, after: Key | None) -> Iterator[tuple[Key, str]]:
@@ -241,10 +245,10 @@ def _sorted(cal: CalendarData, p: ListParams, after: Key | None) -> Iterator[tup
     rows: list[tuple[float, int, int, str]] = []
     for pos, event_id in enumerate(cal.order):
         ev = cal.events[event_id]
-        for idx, (data, text, start, end, updated) in enumerate(_rows(cal, ev, p)):
+        for idx, (data, stored, start, end, updated) in enumerate(_rows(cal, ev, p)):
             if _match(p, data, start, end, updated, False):
                 sort_key = start if p.order_by == "startTime" else updated
-                rows.append((sort_key, pos, idx, text if text is not None else json.dumps(data)))
+                rows.append((sort_key, pos, idx, _text(p, data, stored)))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     skip = after[0] + 1 if after else 0
     for offset in range(skip, len(rows)):
@@ -297,7 +301,19 @@ def _page(gen: Iterator[tuple[Key, str]], limit: int) -> tuple[list[str], Key | 
     return items, last, False
 
 
-def _envelope(cal: CalendarData, emu: Emulator, items: list[str], extra: JSON) -> Response:
+def _text(p: ListParams, data: JSON, stored: StoredEvent | None) -> str:
+    """One item's JSON: a stored event's cached text (whole or cut to the selection), or
+    a virtual occurrence serialised now."""
+    fields, mask = p.selection or ("", None)
+    if mask is not None:
+        return stored.masked_json(fields, mask) if stored else json.dumps(partial.apply(data, mask))
+    return stored.json() if stored is not None else json.dumps(data)
+
+
+def _envelope(
+    cal: CalendarData, emu: Emulator, items: list[str], extra: JSON, req: Request
+) -> Response:
+    """The list response around its items (already cut to `fields`, see `_selection`)."""
     head: JSON = {
         "kind": "calendar#events",
         "etag": f'"{cal.last_seq or 1}"',
@@ -309,8 +325,23 @@ def _envelope(cal: CalendarData, emu: Emulator, items: list[str], extra: JSON) -
         "defaultReminders": [{"method": "popup", "minutes": 10}],
         **extra,
     }
-    text = json.dumps(head)[:-1] + ',"items":[' + ",".join(items) + "]}"
+    fields = req.q("fields")
+    if fields is None:
+        return raw_json_response(json.dumps(head)[:-1] + ',"items":[' + ",".join(items) + "]}")
+    mask = partial.parse(fields)
+    text = json.dumps(partial.apply(head, mask))
+    if "items" in mask:
+        text = ("{" if text == "{}" else text[:-1] + ",") + '"items":[' + ",".join(items) + "]}"
     return raw_json_response(text)
+
+
+def _selection(req: Request) -> tuple[str, partial.Mask | None] | None:
+    """The `fields` selection inside `items` (None inside: whole items), or None when
+    the response is not partial; 400 when malformed."""
+    fields = req.q("fields")
+    if fields is None:
+        return None
+    return fields, partial.parse(fields).get("items")
 
 
 def _check_sync_token(
@@ -374,7 +405,7 @@ def list_events(emu: Emulator, cal: CalendarData, req: Request) -> Response:
                 {"c": cal.uid, "e": cal.epoch, "s": snapshot, "p": p.bound, "t": emu.clock.now()},
             )
         }
-    return _envelope(cal, emu, items, extra)
+    return _envelope(cal, emu, items, extra, req)
 
 
 def list_instances(emu: Emulator, cal: CalendarData, req: Request, event_id: str) -> Response:
@@ -395,7 +426,7 @@ def list_instances(emu: Emulator, cal: CalendarData, req: Request, event_id: str
             raise bad_param("pageToken", "Invalid page token value.")
         offset = int(page["o"])
     matched: list[str] = []
-    for data, text, start, end, _updated in _instances(cal, ev, p.time_max):
+    for data, stored, start, end, _updated in _instances(cal, ev, p.time_max):
         if (
             original is not None
             and (data.get("originalStartTime") or {})
@@ -412,14 +443,14 @@ def list_instances(emu: Emulator, cal: CalendarData, req: Request, event_id: str
             continue
         if p.time_max is not None and start >= p.time_max:
             continue
-        matched.append(text if text is not None else json.dumps(data))
+        matched.append(_text(p, data, stored))
         if len(matched) > offset + p.max_results:
             break
     items = matched[offset : offset + p.max_results]
     extra: JSON = {}
     if len(matched) > offset + p.max_results:
         extra["nextPageToken"] = _encode("CI", {"o": offset + p.max_results})
-    return _envelope(cal, emu, items, extra)
+    return _envelope(cal, emu, items, extra, req)
 
 
 __all__ = ["ApiError", "list_events", "list_instances"]

@@ -15,9 +15,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator import partial
 from emulator.clock import Clock
 from emulator.delivery import EventDelivery
 from emulator.jwks import KeyRing
+from emulator.partial import Mask
 from emulator.push import PushDispatcher
 from emulator.scheduler import Scheduler
 
@@ -57,6 +59,7 @@ class StoredEvent:
     end_ts: float = 0.0
     updated_ts: float = 0.0
     _json: str | None = None
+    _masked: dict[str, str] = field(default_factory=dict)
 
     @property
     def cancelled(self) -> bool:
@@ -72,8 +75,16 @@ class StoredEvent:
             self._json = json.dumps(self.data)
         return self._json
 
+    def masked_json(self, fields: str, mask: Mask) -> str:
+        """Cut to a partial response's selection (`fields`), serialised once per write."""
+        text = self._masked.get(fields)
+        if text is None:
+            text = self._masked[fields] = json.dumps(partial.apply(self.data, mask))
+        return text
+
     def touch(self) -> None:
         self._json = None
+        self._masked.clear()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shared.domain import event as event_
 from shared.domain.errors import ApiError, DuplicateError, TransientError
 from shared.domain.ports import EventPage, Json
 from shared.google.errors import from_response
@@ -69,7 +70,11 @@ class CalendarAdapter:
         time_min: str | None = None,
         max_results: int = 2500,
     ) -> EventPage:
-        params: dict[str, Any] = {"calendarId": calendar_id, "maxResults": max_results}
+        params: dict[str, Any] = {
+            "calendarId": calendar_id,
+            "maxResults": max_results,
+            "fields": event_.LIST_FIELDS,
+        }
         if sync_token:
             params["syncToken"] = sync_token
         elif time_min:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain.models import (
@@ -53,6 +53,8 @@ FAILURES = "delivery_failures"
 
 _WRITE_ATTEMPTS = 25
 """Optimistic attempts before giving up on a document others keep changing."""
+
+_HEAD = MeetingHead.FIELDS
 
 _MAX_ID_BYTES = 1500
 """Firestore's limit on a document id (the emulator does not enforce it)."""
@@ -353,11 +355,34 @@ class Store:
             .select(list(MeetingHead.FIELDS))
         )
         heads = []
-        for snap in query.stream():
-            data = snap.to_dict() or {}
-            if data.get("status") in wanted:
-                heads.append(MeetingHead(*(str(data.get(f) or "") for f in MeetingHead.FIELDS)))
+        for fields in self._projected(query):
+            head = MeetingHead(*(fields[f].string_value if f in fields else "" for f in _HEAD))
+            if head.status in wanted:
+                heads.append(head)
         return heads
+
+    def _projected(self, query: firestore.Query) -> Iterator[Any]:
+        """The raw protobuf fields of each document a projection query returns.
+
+        Why not `query.stream()`: it wraps every document in a snapshot and decodes it
+        through proto-plus, about 0.2 ms a document, three times what the read itself
+        costs (500 heads: 43 ms this way, 117-164 ms through snapshots, measured on the
+        emulator). This is the library's own RunQuery call, made through its GAPIC client,
+        with the default retry; only string fields are read, so no value decoding is
+        needed."""
+        from google.cloud.firestore_v1.types import RunQueryResponse
+
+        client = self.client
+        request = {
+            "parent": f"{client._database_string}/documents",
+            "structured_query": query._to_protobuf(),
+        }
+        for response in client._firestore_api.run_query(
+            request=request, metadata=client._rpc_metadata
+        ):
+            raw = RunQueryResponse.pb(response)
+            if raw.HasField("document"):
+                yield raw.document.fields
 
     def pending_announcements(self, calendar_key: str) -> list[Meeting]:
         """The calendar's meetings whose outbox holds announcements not yet sent (two

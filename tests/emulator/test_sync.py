@@ -141,3 +141,55 @@ def test_updated_min_includes_deleted(h: Harness) -> None:
     )
     assert [(e["id"], e["status"]) for e in listed["items"]] == [(fresh["id"], "cancelled")]
     assert old["id"] not in [e["id"] for e in listed["items"]]
+
+
+def test_partial_response_cuts_every_page_to_the_selection(h: Harness) -> None:
+    """`fields` as Google takes it: the envelope and each item cut to the selection,
+    paging and sync tokens unchanged, an edit seen through the same selection, nested
+    `a/b` and `a(b)` selections, a recurring series' occurrences alike."""
+    cal = h.calendar(A)
+    created = [
+        run(cal.events().insert(calendarId="primary", body={**_event(d), "location": "x"}))
+        for d in range(1, 4)
+    ]
+    fields = "nextPageToken,nextSyncToken,items(id,etag,start/date,attendees(email))"
+    items, token, pages = _sync(cal, 2, fields=fields)
+    assert pages == 2
+    assert items == [
+        {"id": e["id"], "etag": e["etag"], "start": {"date": e["start"]["date"]}} for e in created
+    ]
+    first = run(cal.events().list(calendarId="primary", maxResults=2, fields=fields))
+    assert set(first) == {"items", "nextPageToken"}  # no kind, summary, accessRole...
+
+    run(
+        cal.events().patch(
+            calendarId="primary",
+            eventId=created[0]["id"],
+            body={"attendees": [{"email": "bob@example.com"}], "summary": "moved"},
+        )
+    )
+    changed, _, _ = _sync(cal, 2, syncToken=token, fields=fields)
+    (one,) = changed
+    assert one["attendees"] == [{"email": "bob@example.com"}] and "summary" not in one
+    assert one["etag"] != created[0]["etag"]  # the selection is cut from the new version
+
+    series = {**_event(10), "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"], "summary": "s"}
+    master = run(cal.events().insert(calendarId="primary", body=series))
+    occurrences = run(
+        cal.events().instances(
+            calendarId="primary", eventId=master["id"], fields="items(recurringEventId)"
+        )
+    )
+    assert occurrences == {"items": [{"recurringEventId": master["id"]}] * 2}
+    whole = run(cal.events().list(calendarId="primary", fields="accessRole"))
+    assert whole == {"accessRole": "owner"}  # no items asked for, none sent
+
+
+@pytest.mark.parametrize("fields", ["items(id", "items)", "id,,etag", "(id)", "items/(id)"])
+def test_a_malformed_selection_is_a_400_naming_fields(h: Harness, fields: str) -> None:
+    cal = h.calendar(A)
+    with pytest.raises(HttpError) as exc:
+        run(cal.events().list(calendarId="primary", fields=fields))
+    assert exc.value.resp.status == 400
+    (error,) = error_body(exc.value)["error"]["errors"]
+    assert error["location"] == "fields" and "Invalid field selection" in error["message"]

@@ -51,6 +51,16 @@ def test_records_round_trip(emulators: Stack) -> None:
     assert store.get_meeting("m1") == meeting
     assert store.meeting_heads(key, ["pending"]) == [MeetingHead("m1", "", "", "pending", "")]
     assert store.meeting_heads(key, ["ready"]) == []
+    # the projection read straight from the protobuf: every head field, this calendar only
+    ready = dataclasses.replace(
+        meeting, id="m2", event_id="e2", event_etag='"3"', status="ready", space="spaces/s2"
+    )
+    store.create_meeting(ready)
+    store.create_meeting(dataclasses.replace(ready, id="m3", calendar_key="bob:bob"))
+    assert store.meeting_heads(key, ["pending", "ready"]) == [
+        MeetingHead("m1", "", "", "pending", ""),
+        MeetingHead("m2", "e2", '"3"', "ready", "spaces/s2"),
+    ]
 
 
 def test_create_meeting_race_has_one_winner(emulators: Stack) -> None:

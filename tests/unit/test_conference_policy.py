@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from shared.domain import conference as c
+from shared.domain import event as event_
 from shared.domain.event import OWNED_PROPERTY, SPACE_PROPERTY
 from shared.domain.models import Meeting, MeetingHead
 
@@ -212,3 +213,52 @@ def test_a_settled_head_means_decide_does_nothing() -> None:
     assert not c.settled(_head(ready), event("success", etag='"1"'))
     assert not c.decide(ready, event("success", etag='"1"')).noop
     assert not c.settled(_head(ready), event("success"))
+
+
+class _Reads(dict[str, Any]):
+    """An event that notes every top-level field read from it."""
+
+    def __init__(self, data: dict[str, Any], seen: set[str]) -> None:
+        super().__init__(data)
+        self.seen = seen
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.seen.add(str(key))
+        return super().__contains__(key)
+
+
+def test_a_sync_lists_every_field_the_policy_reads() -> None:
+    """A sync lists events as a partial response (`LIST_FIELDS`): a field the policy
+    reads but the selection leaves out would read as absent, a silent wrong decision.
+    Every field read while deciding over every status and event shape is selected."""
+    seen: set[str] = set()
+    shapes = [
+        event("pending"),
+        event("success", htmlLink="https://calendar/x", attendees=[{"email": "b@x"}]),
+        event("failure"),
+        event("success", conferenceData=None),
+        event("success", recurrence=["RRULE:FREQ=DAILY"], recurringEventId="r"),
+        event(
+            "success",
+            extendedProperties={"private": {OWNED_PROPERTY: "m1", SPACE_PROPERTY: "spaces/x"}},
+        ),
+        {"id": "m1", "status": "cancelled", "etag": '"3"'},
+    ]
+    for status in ("pending", "ready", "failed", "cancelled", "detached"):
+        for space in ("", "spaces/x"):
+            m = meeting(status=status, space=space, meeting_code="abc-defg-hij" if space else "")
+            for shape in shapes:
+                c.decide(m, _Reads(shape, seen))
+                c.settled(_head(m), _Reads(shape, seen))
+                event_.last_end(_Reads(shape, seen))
+                event_.owner_meeting(_Reads(shape, seen))
+    assert {"etag", "status", "conferenceData", "summary", "start"} <= seen  # not vacuous
+    assert seen <= set(event_.LISTED_FIELDS), seen - set(event_.LISTED_FIELDS)

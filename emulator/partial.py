@@ -1,0 +1,71 @@
+"""Partial responses: the `fields` parameter every Google JSON API takes.
+
+Syntax, as Google documents it: a comma-separated list of field names; `a/b` selects
+`b` inside `a`; `a(b,c)` selects `b` and `c` inside `a`; a selection inside an array
+applies to each element. Anything else is the API's 400 "Invalid field selection".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.errors import ApiError, bad_param
+
+Mask = dict[str, "Mask | None"]
+"""Selected field → the selection inside it (None: the whole field)."""
+
+
+def parse(text: str) -> Mask:
+    """The selection `text` names; 400 when it is malformed."""
+    compact = text.replace(" ", "")
+    mask, pos = _list(compact, 0)
+    if pos != len(compact):
+        raise _invalid(text)
+    return mask
+
+
+def _list(text: str, pos: int) -> tuple[Mask, int]:
+    mask: Mask = {}
+    pos = _path(text, pos, mask)
+    while pos < len(text) and text[pos] == ",":
+        pos = _path(text, pos + 1, mask)
+    return mask, pos
+
+
+def _path(text: str, pos: int, into: Mask) -> int:
+    start = pos
+    while pos < len(text) and (text[pos].isalnum() or text[pos] in "_$."):
+        pos += 1
+    name = text[start:pos]
+    if not name:
+        raise _invalid(text)
+    if pos < len(text) and text[pos] in "/(":
+        inner: Mask = {}
+        if text[pos] == "/":
+            pos = _path(text, pos + 1, inner)
+        else:
+            inner, pos = _list(text, pos + 1)
+            if pos >= len(text) or text[pos] != ")":
+                raise _invalid(text)
+            pos += 1
+        current = into.setdefault(name, {})
+        if current is not None:  # a field selected whole stays whole
+            current.update(inner)
+        return pos
+    into[name] = None
+    return pos
+
+
+def apply(value: Any, mask: Mask | None) -> Any:
+    """`value` cut down to `mask` (each element of an array alike)."""
+    if mask is None:
+        return value
+    if isinstance(value, list):
+        return [apply(v, mask) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: apply(value[k], sub) for k, sub in mask.items() if k in value}
+
+
+def _invalid(text: str) -> ApiError:
+    return bad_param("fields", f"Invalid field selection {text}")
