@@ -4,6 +4,7 @@ emulator push → webhook over HTTP → Pub/Sub emulator → push subscription �
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from tests.e2e.support import Env, types_for, wait_for
 
@@ -84,13 +85,20 @@ def test_every_row_of_the_conference_table(env: Env) -> None:
         events, lambda seen: {"meeting.cancelled", "meeting.ended"} <= set(types_for(seen, mid))
     )
     stream += env.pull(events)  # anything late would be a duplicate
+    # announced at least once, always with the same content per id (two senders may race
+    # to flush one outbox entry: Meet's `started` and the next sync's leftovers)
+    by_id: dict[str, dict[str, Any]] = {}
+    for announced in stream:
+        assert by_id.setdefault(announced["id"], announced) == announced
+    stream = list(by_id.values())
     assert calendar_types(stream, mid) == [
         "meeting.ready",
         "meeting.rescheduled",
         "meeting.updated",
         "meeting.cancelled",
     ]
-    assert len({e["id"] for e in stream}) == len(stream)
+    changes = [(e["type"], e["data"]["version"]) for e in stream]
+    assert len(set(changes)) == len(changes)  # one id per change
     final = env.meeting(mid)
     last = max(stream, key=lambda e: e["data"]["version"])
     assert last["data"]["status"] == "cancelled"
