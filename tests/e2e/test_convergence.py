@@ -72,6 +72,15 @@ def _reads(env: Env, event_id: str) -> list[Any]:
     return [r for r in gets if r["status"] == 200]
 
 
+def _listings(env: Env) -> list[Any]:
+    """The full syncs' answered listings (a window, `timeMin`; logged once answered)."""
+    return [
+        r
+        for r in env.calendar_requests(method="GET", contains="/events")
+        if "timeMin" in r["query"]
+    ]
+
+
 def _overwrite(env: Env, meeting: Meeting) -> None:
     """Write a record as some faulty writer would (the product's state, not the truth)."""
     env.store.client.collection(MEETINGS).document(meeting.id).set(meeting.to_dict())
@@ -205,3 +214,42 @@ def test_a_meeting_in_step_is_audited_once_and_left_as_it_is(env: Env) -> None:
     assert len(_reads(env, mid)) == gets + 1  # one events.get
     second = env.audit()  # due ones only: it is not due again for a period
     assert mid not in second.get("in_step", []), second
+
+
+def test_a_create_turning_ready_during_a_full_sync_is_stamped_by_that_sync(env: Env) -> None:
+    """The stamp race: a full sync reads the meeting heads (the record still pending), then
+    lists the calendar slowly; meanwhile the conference completes and the client's GET
+    turns the record ready (create_meeting leaves the stamp to the sync). Every later
+    notification is lost, so only that sync can stamp the event, and it does."""
+    env.watch(ALICE)
+    wait_for(lambda: _idle(env), what="initial sync done")
+    env.emu("POST", "config", {"conference_delay_ms": 60_000})  # ready when the clock moves
+    created = _post(env, BODY, "stamp-race-1")
+    assert created.status_code == 202, created.text
+    mid = str(created.json()["id"])
+    wait_for(lambda: _idle(env), what="the insert's sync done")
+    env.emu("POST", f"calendars/{ALICE_CAL}/invalidate_sync_tokens", {})
+    slow = {"status": 0, "delay_ms": 4000, "api": "calendar", "method": "GET", "query": "timeMin"}
+    env.emu("POST", "faults", slow)  # the full sync's listing answers 4 s late
+    listed = len(_listings(env))
+    try:
+        env.emu("POST", f"calendars/{ALICE_CAL}/notify", {})
+        wait_for(lambda: env.calendar_state(ALICE).lease_owner, what="the full sync under way")
+        env.emu("POST", "push", {"drop_rate": 1.0})  # nothing but that sync sees what follows
+        assert env.meeting(mid).status == "pending"  # as the sync's heads read it
+        env.emu("POST", "clock", {"advance_seconds": 61})  # the conference completes
+        ready = wait_for(
+            lambda: (
+                (m := env.call("create_meeting", "GET", f"/meetings/{mid}").json())["status"]
+                == "ready"
+                and m
+            ),
+            what="the client's GET turning the record ready",
+        )
+        assert len(_listings(env)) == listed  # the full sync's listing still unanswered
+        wait_for(lambda: _in_step(env, mid), what="the full sync's stamp")
+    finally:
+        env.emu("DELETE", "faults")
+    assert ready["space"] == env.meeting(mid).space
+    wait_for(lambda: _idle(env), what="worker idle")
+    assert _in_step(env, mid)
