@@ -124,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
         wait, ("--all", {"action": "store_true", "help": "every watched calendar"}),
     )  # fmt: skip
 
+    top.command(
+        "migrate", ops.migrate,
+        "after an upgrade: add the fields maintenance queries need to older records",
+        ("--dry-run", {"action": "store_true", "help": "count, write nothing"}),
+    )  # fmt: skip
+
     meetings = top.group("meetings", "meeting records")
     meetings.command(
         "show", rec.meetings_show, "record, its event and space, its announcements",

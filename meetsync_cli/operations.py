@@ -106,6 +106,72 @@ def resync(ctx: Context) -> int:
     return 0 if report.outcome == "synced" else 1
 
 
+# -- migrate --------------------------------------------------------------------------------
+
+
+def migrate(ctx: Context) -> int:
+    """After an upgrade: add the fields today's maintenance queries need (`shard`,
+    `next_sweep_at`, `next_audit_at`) to records written before they existed
+    (`shared.domain.backfill`); idempotent, `--dry-run` writes nothing. Exit 1 when a
+    record could not be read."""
+    import datetime as dt
+    import random
+
+    from shared.domain import backfill
+
+    target = ctx.target
+    settings, now = target.settings, ctx.now()
+    sweep_age = dt.timedelta(seconds=settings.sweep_age_seconds)
+    audit_period = dt.timedelta(hours=settings.audit_hours)
+
+    def fill_for(kind: str) -> Any:
+        def fill(record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+            return backfill.missing(
+                kind,
+                record_id,
+                data,
+                now=now,
+                sweep_age=sweep_age,
+                audit_period=audit_period,
+                fraction=random.random(),
+            )
+
+        return fill
+
+    result: dict[str, Any] = {"dry_run": bool(ctx.args.dry_run)}
+    with ctx.out.progress() as progress:
+        for kind in backfill.KINDS:
+            total = target.store.count(kind)
+            task = progress.add_task(f"{kind}: records", total=total)
+
+            def on_page(scanned: int, filled: int, task: Any = task) -> None:
+                progress.update(task, completed=scanned)
+
+            count = target.store.backfill(
+                kind, fill_for(kind), dry_run=ctx.args.dry_run, on_page=on_page
+            )
+            result[kind] = {
+                "scanned": count.scanned,
+                "filled": count.filled,
+                "unreadable": count.unreadable,
+            }
+    unreadable = sum(len(result[k]["unreadable"]) for k in backfill.KINDS)
+    if ctx.out.as_json:
+        ctx.out.json(result)
+    else:
+        verb = "would fill" if ctx.args.dry_run else "filled"
+        rows = [
+            {"records": k, "scanned": result[k]["scanned"], verb: result[k]["filled"]}
+            for k in backfill.KINDS
+        ]
+        columns = {"records": "records", "scanned": "scanned", verb: verb}
+        ctx.out.records("migrate", rows, columns)
+        for kind in backfill.KINDS:
+            for record in result[kind]["unreadable"]:
+                ctx.out.line(f"problem: {kind}/{record} could not be read", style="red")
+    return 1 if unreadable else 0
+
+
 # -- the dead letter ------------------------------------------------------------------------
 
 

@@ -46,6 +46,7 @@ def status(ctx: Context) -> int:
         dead_letter=len(DeadLetters(ctx.target).peek()),
         last_renew=latest_run(store, "renew"),
         last_sweep=latest_run(store, "sweep"),
+        last_audit=latest_run(store, "audit"),
         now=now,
         stale_after=ctx.args.stale_after,
     )
@@ -66,6 +67,7 @@ def status(ctx: Context) -> int:
             "dead letter": summary["dead_letter"]["depth"],
             "last renew": _run_line(summary["last_renew"]),
             "last sweep": _run_line(summary["last_sweep"]),
+            "last audit": _run_line(summary["last_audit"]),
         },
     )
     stale = summary["stale_calendars"]

@@ -70,6 +70,7 @@ def summarize(
     dead_letter: int,
     last_renew: RunReport | None,
     last_sweep: RunReport | None,
+    last_audit: RunReport | None = None,
     now: dt.datetime,
     stale_after: dt.timedelta,
 ) -> dict[str, Any]:
@@ -85,6 +86,7 @@ def summarize(
         "meetings": meetings,
         "last_renew": run_view(last_renew),
         "last_sweep": run_view(last_sweep),
+        "last_audit": run_view(last_audit),
     }
     summary["problems"] = problems(summary)
     return summary
@@ -104,7 +106,7 @@ def problems(summary: dict[str, Any]) -> list[str]:
         found.append(f"{n} watched calendar(s) not synced for {summary['stale_after_seconds']} s")
     if n := summary["dead_letter"]["depth"]:
         found.append(f"{n} change signal(s) in the dead letter: `meetsync dlq list`")
-    for kind in ("renew", "sweep"):
+    for kind in ("renew", "sweep", "audit"):
         run = summary[f"last_{kind}"]
         if run is not None and run["outcome"] == RunOutcome.FAILED:
             found.append(f"the last {kind} failed: {run['error'] or run['counts']}")

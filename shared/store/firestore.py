@@ -24,6 +24,7 @@ import datetime as dt
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.domain.models import (
@@ -81,6 +82,15 @@ def _field_filter(path: str, op: str, value: Any) -> firestore.FieldFilter:
 
 class ContentionError(RuntimeError):
     """A conditional write lost to other writers every time; the caller's retry decides."""
+
+
+@dataclass
+class BackfillCount:
+    """What `Store.backfill` did to one collection."""
+
+    scanned: int = 0
+    filled: int = 0
+    unreadable: list[str] = field(default_factory=list)
 
 
 class Store:
@@ -494,6 +504,63 @@ class Store:
             CalendarState.from_dict(s.to_dict() or {})
             for s in self.client.collection(CALENDARS).stream()
         ]
+
+    def backfill(
+        self,
+        collection: str,
+        fill: Callable[[str, dict[str, Any]], dict[str, Any]],
+        *,
+        dry_run: bool = False,
+        page_size: int = 300,
+        on_page: Callable[[int, int], None] = lambda scanned, filled: None,
+    ) -> BackfillCount:
+        """Page through `collection` in document-id order and add `fill(id, data)` to each
+        document it returns fields for (`shared.domain.backfill`). Each page's writes are
+        one batch, each conditional on the update time read, so a record the product
+        rewrote meanwhile is not overwritten: the page is read again and refilled. A
+        document `fill` cannot read (it raises ValueError or TypeError) is counted and left."""
+        from google.api_core.exceptions import FailedPrecondition
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        count = BackfillCount()
+        base = self.client.collection(collection).order_by(FieldPath.document_id())
+        after: Any = None
+        while True:
+            query = base.start_after(after) if after is not None else base
+            for attempt in range(_WRITE_ATTEMPTS):
+                snaps = list(query.limit(page_size).stream())
+                batch, filled, unreadable = self.client.batch(), 0, []
+                for snap in snaps:
+                    try:
+                        fields = fill(snap.id, snap.to_dict() or {})
+                    except (TypeError, ValueError):
+                        unreadable.append(snap.id)
+                        continue
+                    if fields:
+                        filled += 1
+                        when = self.client.write_option(last_update_time=snap.update_time)
+                        batch.update(snap.reference, fields, option=when)
+                try:
+                    if filled and not dry_run:
+                        batch.commit()
+                    break
+                except FailedPrecondition:
+                    time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+            else:
+                raise ContentionError(f"{collection} kept changing during {_WRITE_ATTEMPTS} tries")
+            count.scanned += len(snaps)
+            count.filled += filled
+            count.unreadable += unreadable
+            on_page(count.scanned, count.filled)
+            if len(snaps) < page_size:
+                return count
+            after = snaps[-1]
+
+    def count(self, collection: str) -> int:
+        """How many documents `collection` holds (one count aggregation)."""
+        documents: Any = self.client.collection(collection)  # `count` is untyped there
+        aggregation: Any = documents.count(alias="n")
+        return sum(int(r.value) for row in aggregation.get() for r in row)
 
     def count_by(self, collection: str, field: str, values: Iterable[str]) -> dict[str, int]:
         """How many documents of `collection` have each of `values` in `field`: one count

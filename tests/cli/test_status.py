@@ -32,6 +32,7 @@ DOCUMENTED = {
     "meetings",
     "last_renew",
     "last_sweep",
+    "last_audit",
     "problems",
 }
 """The keys README documents for `status --json`."""
@@ -98,6 +99,9 @@ def _known_state(env: Env) -> None:
     store.put_run(
         RunReport.of("sweep", NOW - 2 * H, NOW - 2 * H, {"enqueued": [alice]}, outcome="ok")
     )
+    store.put_run(
+        RunReport.of("audit", NOW - 2 * H, NOW - 2 * H, {"errors": ["m0: boom"]}, outcome="failed")
+    )
     for n in range(3):
         publish_dead_letter(env, b'{"calendar_key": "x:y"}', "x:y", n=str(n))
 
@@ -148,8 +152,11 @@ def test_status_json_agrees_with_the_documents_it_summarises(env: Env, cli: Cli)
     assert status["last_renew"]["outcome"] == "failed"
     assert status["last_renew"]["counts"] == {"errors": 1}
     assert status["last_sweep"]["outcome"] == "ok"
+    assert status["last_audit"]["outcome"] == "failed"
+    assert status["last_audit"]["counts"] == {"errors": 1}
     assert status["dead_letter"]["depth"] == len(dead_letters(env, take=False)) == 3
-    assert len(status["problems"]) == 7, status["problems"]
+    assert len(status["problems"]) == 8, status["problems"]
+    assert any(p.startswith("the last audit failed") for p in status["problems"])
 
     table = cli("status")
     assert table.code == 1
