@@ -365,7 +365,9 @@ def _google(read: Callable[[], Json]) -> tuple[Json | None, str | None]:
 
 
 def meetings_list(ctx: Context) -> int:
-    meetings = [m.public() for m in ctx.target.store.meetings_of(ctx.args.user, ctx.args.status)]
+    meetings = [
+        m.public() for m in ctx.target.store.meetings_by_organizer(ctx.args.user, ctx.args.status)
+    ]
     meetings.sort(key=lambda m: (_start(m), m["id"]))
     if ctx.out.as_json:
         ctx.out.json({"meetings": meetings})

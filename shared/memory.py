@@ -350,9 +350,13 @@ class MemoryStore:
         self.ops["query"] += 1
         return [_copy(m) for m in self.meetings.values() if m.space == space]
 
-    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
+    def meetings_by_organizer(self, organizer: str, status: str | None = None) -> list[Meeting]:
         self.ops["query"] += 1
-        return [_copy(m) for m in self.meetings.values() if m.organizer == organizer]
+        return [
+            _copy(m)
+            for m in self.meetings.values()
+            if m.organizer == organizer.lower() and status in (None, "", m.status)
+        ]
 
     def pending_since(self, before: dt.datetime, limit: int) -> list[Meeting]:
         self.ops["query"] += 1

@@ -149,9 +149,9 @@ class SpaceIndex(Protocol):
 
     def meetings_by_space(self, space: str) -> list[Meeting]: ...
 
-    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
-        """Every meeting of one organizer (their subscriptions' upkeep on (re)connect and
-        disconnect: rare, so one equality query filtered in code)."""
+    def meetings_by_organizer(self, organizer: str, status: str | None = None) -> list[Meeting]:
+        """Every meeting of one organizer (in `status`): their subscriptions' upkeep on
+        (re)connect and disconnect, and the operator's listing; rare, equality only."""
         ...
 
     def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:

@@ -410,10 +410,13 @@ class Store:
         query = self.client.collection(MEETINGS).where(filter=_field_filter("space", "==", space))
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
 
-    def meetings_by_organizer(self, organizer: str) -> list[Meeting]:
+    def meetings_by_organizer(self, organizer: str, status: str | None = None) -> list[Meeting]:
+        """One user's meetings (in `status`), by equality filters only (no composite index)."""
         query = self.client.collection(MEETINGS).where(
-            filter=_field_filter("organizer", "==", organizer)
+            filter=_field_filter("organizer", "==", organizer.lower())
         )
+        if status:
+            query = query.where(filter=_field_filter("status", "==", status))
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
 
     def pending_since(self, before: dt.datetime, limit: int) -> list[Meeting]:
@@ -573,12 +576,3 @@ class Store:
             aggregation: Any = query.count(alias="n")  # typed as a class by the library
             counts[value] = sum(int(r.value) for row in aggregation.get() for r in row)
         return counts
-
-    def meetings_of(self, organizer: str, status: str | None = None) -> list[Meeting]:
-        """One user's meetings (in `status`), by equality filters only (no composite index)."""
-        query = self.client.collection(MEETINGS).where(
-            filter=_field_filter("organizer", "==", organizer.lower())
-        )
-        if status:
-            query = query.where(filter=_field_filter("status", "==", status))
-        return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]

@@ -66,5 +66,5 @@ def test_counts_and_listings(emulators: Stack) -> None:
     }
     assert store.count_by(MEETINGS, "status", ["ready"]) == {"ready": 2}
     assert sorted(u.email for u in store.all_users()) == ["a@x.com", "b@x.com", "c@x.com"]
-    assert sorted(m.id for m in store.meetings_of("A@x.com")) == ["m0", "m1"]
-    assert [m.id for m in store.meetings_of("a@x.com", "cancelled")] == ["m1"]
+    assert sorted(m.id for m in store.meetings_by_organizer("A@x.com")) == ["m0", "m1"]
+    assert [m.id for m in store.meetings_by_organizer("a@x.com", "cancelled")] == ["m1"]
