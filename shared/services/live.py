@@ -149,23 +149,9 @@ class Subscriptions:
         change retries, the sweep's reconciliation reads the outcome anyway)."""
         if not self.wanted(meeting):
             return {}
-        try:
-            made = self._events.create_subscription(
-                meeting.organizer,
-                target=live.space_target(meeting.space),
-                event_types=live.EVENT_TYPES,
-                topic=self._topic,
-            )
-        except ApiError as exc:
-            _log.warning(
-                "could not subscribe to the meeting's space",
-                extra={"meeting": meeting.id, "space": meeting.space, "error": str(exc)},
-            )
+        made = self._create(meeting)
+        if made is None:
             return self._check_time(meeting)
-        _log.info(
-            "subscribed to the meeting's space",
-            extra={"meeting": meeting.id, "subscription": made.get("name")},
-        )
         return {**self._fields(meeting, made), **self._check_time(meeting)}
 
     def ensure(self, meeting: Meeting) -> Meeting:
@@ -173,6 +159,15 @@ class Subscriptions:
         existing one is reused), and store it. Best effort, as `subscribe`."""
         if not self.wanted(meeting):
             return meeting
+        made = self._create(meeting)
+        if made is None:
+            return self._check_after_end(meeting)
+        return self._record(meeting, made, **self._check_time(meeting))
+
+    def _create(self, meeting: Meeting) -> Json | None:
+        """The space's subscription, or None when Google refused or failed: the next change
+        of the meeting tries again, and the sweep's reconciliation after its end reads what
+        happened in the space all the same."""
         try:
             made = self._events.create_subscription(
                 meeting.organizer,
@@ -181,18 +176,16 @@ class Subscriptions:
                 topic=self._topic,
             )
         except ApiError as exc:
-            # the next change of the meeting tries again, and the sweep's reconciliation
-            # after its end reads what happened in the space all the same
             _log.warning(
                 "could not subscribe to the meeting's space",
                 extra={"meeting": meeting.id, "space": meeting.space, "error": str(exc)},
             )
-            return self._check_after_end(meeting)
+            return None
         _log.info(
             "subscribed to the meeting's space",
             extra={"meeting": meeting.id, "subscription": made.get("name")},
         )
-        return self._record(meeting, made, **self._check_time(meeting))
+        return made
 
     def _check_after_end(self, meeting: Meeting) -> Meeting:
         check = self._check_time(meeting)
