@@ -55,6 +55,13 @@ class Output:
         rows = [[item.get(key) for key in columns.values()] for item in items]
         self.table(title, list(columns), rows)
 
+    def listing(self, name: str, items: list[dict[str, Any]], columns: dict[str, str]) -> None:
+        """A list command's result: `{name: items}` as JSON, else the table of `records`."""
+        if self.as_json:
+            self.json({name: items})
+        else:
+            self.records(name, items, columns)
+
     def pairs(self, title: str, values: dict[str, Any]) -> None:
         """A two-column table of named values."""
         self.table(title, ("", ""), [(k, v) for k, v in values.items()], header=False)

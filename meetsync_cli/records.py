@@ -97,17 +97,14 @@ def users_list(ctx: Context) -> int:
         for user in sorted(store.all_users(), key=lambda u: u.email)
         if not ctx.args.status or user.status == ctx.args.status
     ]
-    if ctx.out.as_json:
-        ctx.out.json({"users": users})
-    else:
-        columns = {
-            "email": "email",
-            "auth mode": "authMode",
-            "status": "status",
-            "calendars": "calendars",
-            "updated": "updatedAt",
-        }
-        ctx.out.records("users", users, columns)
+    columns = {
+        "email": "email",
+        "auth mode": "authMode",
+        "status": "status",
+        "calendars": "calendars",
+        "updated": "updatedAt",
+    }
+    ctx.out.listing("users", users, columns)
     return 0
 
 
@@ -181,17 +178,14 @@ def calendars_list(ctx: Context) -> int:
         for s in sorted(states, key=lambda s: s.key)
         if not ctx.args.status or s.status == ctx.args.status
     ]
-    if ctx.out.as_json:
-        ctx.out.json({"calendars": views})
-    else:
-        columns = {
-            "calendar": "calendar",
-            "status": "status",
-            "last synced": "last_synced_at",
-            "syncs": "syncs",
-            "channel expires": "channel_expiration",
-        }
-        ctx.out.records("calendars", views, columns)
+    columns = {
+        "calendar": "calendar",
+        "status": "status",
+        "last synced": "last_synced_at",
+        "syncs": "syncs",
+        "channel expires": "channel_expiration",
+    }
+    ctx.out.listing("calendars", views, columns)
     return 0
 
 
@@ -278,17 +272,14 @@ def channels_list(ctx: Context) -> int:
         }
         for c in sorted(channels, key=lambda c: c.expiration)
     ]
-    if ctx.out.as_json:
-        ctx.out.json({"channels": views})
-    else:
-        columns = {
-            "channel": "id",
-            "calendar": "calendar",
-            "state": "state",
-            "expires": "expiration",
-            "": "expires_in",
-        }
-        ctx.out.records("channels", views, columns)
+    columns = {
+        "channel": "id",
+        "calendar": "calendar",
+        "state": "state",
+        "expires": "expiration",
+        "": "expires_in",
+    }
+    ctx.out.listing("channels", views, columns)
     return 0
 
 
