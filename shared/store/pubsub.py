@@ -10,6 +10,7 @@ this module (the webhook starts without it) nor with the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
@@ -77,8 +78,16 @@ class Publisher:
             return str(future.result(timeout=_PUBLISH_TIMEOUT))
         except Exception as exc:  # the future raises whatever the transport saw
             if ordering_key:
-                self.client.resume_publish(path, ordering_key)
+                self._resume(path, ordering_key)
             raise PublishError(f"publish to {topic} failed: {type(exc).__name__}") from exc
+
+    def _resume(self, path: str, ordering_key: str) -> None:
+        """Let later messages of the key be published again after a failure. A key that is
+        not paused (the wait timed out before the publish failed, or a concurrent failure
+        resumed it first) raises RuntimeError in the library: nothing to resume then, and
+        the caller's PublishError must not turn into that."""
+        with contextlib.suppress(RuntimeError):
+            self.client.resume_publish(path, ordering_key)
 
     def publish_many(self, topic: str, messages: Sequence[Message]) -> list[str]:
         """Publish all, then wait for all (the client batches them); raise `PublishError`
@@ -101,7 +110,7 @@ class Publisher:
             except Exception as exc:  # keep waiting on the rest, then report
                 failed = failed or exc
                 if message.ordering_key:
-                    self.client.resume_publish(path, message.ordering_key)
+                    self._resume(path, message.ordering_key)
         if failed is not None:
             raise PublishError(f"publish to {topic} failed: {type(failed).__name__}") from failed
         return ids

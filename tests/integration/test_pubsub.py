@@ -10,6 +10,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from devstack.stack import Stack
 from shared.domain.errors import PublishError
+from shared.domain.ports import Message
 from shared.store.pubsub import Publisher
 
 
@@ -57,3 +58,15 @@ def test_publish_to_missing_topic_raises_publish_error(emulators: Stack) -> None
     # the ordering key was resumed: a later publish on it to a real topic still works
     publisher.client.create_topic(name=publisher.topic_path("now-exists"))
     assert publisher.publish("now-exists", {"x": 2}, ordering_key="k")
+
+
+def test_a_failed_batch_on_one_ordering_key_raises_publish_error(emulators: Stack) -> None:
+    """Every message of the key fails; the first failure pauses the key and resuming it
+    once is enough: the others find it not paused (the library's RuntimeError), which
+    must not replace the PublishError the caller handles."""
+    publisher = Publisher(emulators.project)
+    batch = [Message({"n": n}, ordering_key="same") for n in range(3)]
+    with pytest.raises(PublishError, match="does-not-exist-either"):
+        publisher.publish_many("does-not-exist-either", batch)
+    publisher.client.create_topic(name=publisher.topic_path("exists-either"))
+    assert len(publisher.publish_many("exists-either", batch)) == 3
