@@ -13,6 +13,7 @@ product's sweep (the designed defence against lost notifications), and counts it
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import time
@@ -105,12 +106,25 @@ class _Held:
     cancelled: bool = False
 
 
+PAST_MEETINGS: set[str] = set()
+"""Meetings of the seeds already run on this stack. A publish whose wait timed out (an
+emulator restart) may still reach Pub/Sub later, once the library's own retry gets
+through: at least once, with the same id; such a late copy of an earlier seed's
+announcement is not this seed's to judge."""
+
+
+def _subject(message: dict[str, Any]) -> str:
+    return str(message.get("subject", "")).removeprefix("meetings/")
+
+
 @dataclass
 class _Observer:
     """Collects every outbound CloudEvent from the stack's observer subscription."""
 
     env: Env
     received: list[dict[str, Any]] = field(default_factory=list)
+    past: set[str] = field(default_factory=set)
+    """Meetings of earlier seeds: their late announcements are left out."""
 
     def pull(self) -> int:
         """Take what is there now; an outage (a restarting emulator) just yields nothing."""
@@ -118,7 +132,7 @@ class _Observer:
             got = self.env.pull(self._path())
         except google.api_core.exceptions.GoogleAPIError:  # restarting emulator: next round
             return 0
-        self.received.extend(got)
+        self.received.extend(m for m in got if _subject(m) not in self.past)
         return len(got)
 
     def drain(self) -> None:
@@ -173,8 +187,10 @@ class Run:
         self.client = Tape(f"client-{seed}", draws.get("client", []) if replay else None)
         """What the clients of create_meeting do after a failure (stop or retry)."""
         self.held: list[_Held] = []
+        self._known: set[str] = set()
+        """Every meeting this seed's creates made, abandoned ones too."""
         self.log: list[str] = []
-        self.observer = _Observer(env)
+        self.observer = _Observer(env, past=PAST_MEETINGS)
         self._count = 0
         self._calendars: dict[str, Any] = {}
 
@@ -197,7 +213,13 @@ class Run:
             time.sleep(self.rng.uniform(0, 0.15))  # user think time, not a wait for anything
         self._calm()
         settling = time.monotonic()
-        problems, sweeps = self._settle()
+        try:
+            problems, sweeps = self._settle()
+        finally:
+            PAST_MEETINGS.update(self._known)
+            PAST_MEETINGS.update(_subject(m) for m in self.observer.received)
+            with contextlib.suppress(Exception):  # best effort: a broken stack fails anyway
+                PAST_MEETINGS.update(m.id for m in self._world().meetings)
         return SeedResult(
             seed=self.seed,
             steps=self.log,
@@ -331,8 +353,10 @@ class Run:
         kind = " recurring" if recurring else " space" if space else ""
         if meeting is None:  # the client gave up: the server owns whatever it stored
             mid = meeting_id(user, key)
+            self._known.add(mid)
             return f"create {mid} for {user}{kind} abandoned (answers {' '.join(answers)})"
         self.held.append(_Held(meeting["id"], user, recurring=recurring))
+        self._known.add(meeting["id"])
         return f"create {meeting['id']} for {user}{kind} (answers {' '.join(answers)})"
 
     def _call_until_accepted(
