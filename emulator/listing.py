@@ -71,8 +71,8 @@ class ListParams:
     event_types: set[str] | None = None
     order_by: str | None = None
     bound: dict[str, list[str]] = field(default_factory=dict)
-    selection: tuple[str, partial.Mask | None] | None = None
-    """A partial response's `fields` and its selection inside `items` (`_selection`)."""
+    selection: tuple[str, partial.Mask] | None = None
+    """A partial response's `fields` and its parsed selection (`_selection`)."""
 
 
 def _bool(req: Request, name: str) -> bool:
@@ -304,16 +304,17 @@ def _page(gen: Iterator[tuple[Key, str]], limit: int) -> tuple[list[str], Key | 
 def _text(p: ListParams, data: JSON, stored: StoredEvent | None) -> str:
     """One item's JSON: a stored event's cached text (whole or cut to the selection), or
     a virtual occurrence serialised now."""
-    fields, mask = p.selection or ("", None)
+    fields, whole = p.selection or ("", {})
+    mask = _items_mask(whole)
     if mask is not None:
         return stored.masked_json(fields, mask) if stored else json.dumps(partial.apply(data, mask))
     return stored.json() if stored is not None else json.dumps(data)
 
 
 def _envelope(
-    cal: CalendarData, emu: Emulator, items: list[str], extra: JSON, req: Request
+    cal: CalendarData, emu: Emulator, items: list[str], extra: JSON, p: ListParams
 ) -> Response:
-    """The list response around its items (already cut to `fields`, see `_selection`)."""
+    """The list response around its items (already cut to the selection, `_text`)."""
     head: JSON = {
         "kind": "calendar#events",
         "etag": f'"{cal.last_seq or 1}"',
@@ -325,23 +326,25 @@ def _envelope(
         "defaultReminders": [{"method": "popup", "minutes": 10}],
         **extra,
     }
-    fields = req.q("fields")
-    if fields is None:
+    if p.selection is None:
         return raw_json_response(json.dumps(head)[:-1] + ',"items":[' + ",".join(items) + "]}")
-    mask = partial.parse(fields)
+    mask = p.selection[1]
     text = json.dumps(partial.apply(head, mask))
-    if "items" in mask:
+    if "items" in mask or "*" in mask:
         text = ("{" if text == "{}" else text[:-1] + ",") + '"items":[' + ",".join(items) + "]}"
     return raw_json_response(text)
 
 
-def _selection(req: Request) -> tuple[str, partial.Mask | None] | None:
-    """The `fields` selection inside `items` (None inside: whole items), or None when
-    the response is not partial; 400 when malformed."""
+def _selection(req: Request) -> tuple[str, partial.Mask] | None:
+    """A partial response's `fields` and its parsed selection, or None when the response
+    is whole; 400 when malformed."""
     fields = req.q("fields")
-    if fields is None:
-        return None
-    return fields, partial.parse(fields).get("items")
+    return None if fields is None else (fields, partial.parse(fields))
+
+
+def _items_mask(mask: partial.Mask) -> partial.Mask | None:
+    """What `mask` selects inside each item (None: whole items)."""
+    return mask["items"] if "items" in mask else mask.get("*")
 
 
 def _check_sync_token(
@@ -405,7 +408,7 @@ def list_events(emu: Emulator, cal: CalendarData, req: Request) -> Response:
                 {"c": cal.uid, "e": cal.epoch, "s": snapshot, "p": p.bound, "t": emu.clock.now()},
             )
         }
-    return _envelope(cal, emu, items, extra, req)
+    return _envelope(cal, emu, items, extra, p)
 
 
 def list_instances(emu: Emulator, cal: CalendarData, req: Request, event_id: str) -> Response:
@@ -450,7 +453,7 @@ def list_instances(emu: Emulator, cal: CalendarData, req: Request, event_id: str
     extra: JSON = {}
     if len(matched) > offset + p.max_results:
         extra["nextPageToken"] = _encode("CI", {"o": offset + p.max_results})
-    return _envelope(cal, emu, items, extra, req)
+    return _envelope(cal, emu, items, extra, p)
 
 
 __all__ = ["ApiError", "list_events", "list_instances"]

@@ -1,8 +1,9 @@
 """Partial responses: the `fields` parameter every Google JSON API takes.
 
 Syntax, as Google documents it: a comma-separated list of field names; `a/b` selects
-`b` inside `a`; `a(b,c)` selects `b` and `c` inside `a`; a selection inside an array
-applies to each element. Anything else is the API's 400 "Invalid field selection".
+`b` inside `a`; `a(b,c)` selects `b` and `c` inside `a`; `*` every field at its level; a
+selection inside an array applies to each element, and selections of one field add up
+(`a(b),a(c)` is `a(b,c)`). Anything else is the API's 400 "Invalid field selection".
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ def _list(text: str, pos: int) -> tuple[Mask, int]:
 
 def _path(text: str, pos: int, into: Mask) -> int:
     start = pos
-    while pos < len(text) and (text[pos].isalnum() or text[pos] in "_$."):
+    if text.startswith("*", pos):
         pos += 1
+    else:
+        while pos < len(text) and (text[pos].isalnum() or text[pos] in "_$."):
+            pos += 1
     name = text[start:pos]
     if not name:
         raise _invalid(text)
@@ -48,12 +52,26 @@ def _path(text: str, pos: int, into: Mask) -> int:
             if pos >= len(text) or text[pos] != ")":
                 raise _invalid(text)
             pos += 1
-        current = into.setdefault(name, {})
-        if current is not None:  # a field selected whole stays whole
-            current.update(inner)
+        _merge(into, name, inner)
         return pos
     into[name] = None
     return pos
+
+
+def _merge(into: Mask, name: str, inner: Mask) -> None:
+    """Add `inner` to the selection of `name`, however deep (a field selected whole stays
+    whole: `a,a/b` is `a`)."""
+    if name not in into:
+        into[name] = inner
+        return
+    current = into[name]
+    if current is None:
+        return
+    for key, sub in inner.items():
+        if sub is None:
+            current[key] = None
+        else:
+            _merge(current, key, sub)
 
 
 def apply(value: Any, mask: Mask | None) -> Any:
@@ -64,6 +82,8 @@ def apply(value: Any, mask: Mask | None) -> Any:
         return [apply(v, mask) for v in value]
     if not isinstance(value, dict):
         return value
+    if "*" in mask:  # every field, each cut to what is selected inside it or to `*`'s
+        return {k: apply(v, mask.get(k, mask["*"])) for k, v in value.items()}
     return {k: apply(value[k], sub) for k, sub in mask.items() if k in value}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from meetsync_cli.target import CliError, Target
 from shared.domain.errors import ApiError
 from shared.domain.models import CalendarStatus, RunOutcome, RunReport
 from shared.services.runs import latest_run
+from shared.store.firestore import ContentionError
 
 # -- renew, sweep ---------------------------------------------------------------------------
 
@@ -124,7 +126,7 @@ def migrate(ctx: Context) -> int:
     sweep_age = dt.timedelta(seconds=settings.sweep_age_seconds)
     audit_period = dt.timedelta(hours=settings.audit_hours)
 
-    def fill_for(kind: str) -> Any:
+    def fill_for(kind: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
         def fill(record_id: str, data: dict[str, Any]) -> dict[str, Any]:
             return backfill.missing(
                 kind,
@@ -147,9 +149,12 @@ def migrate(ctx: Context) -> int:
             def on_page(scanned: int, filled: int, task: Any = task) -> None:
                 progress.update(task, completed=scanned)
 
-            count = target.store.backfill(
-                kind, fill_for(kind), dry_run=ctx.args.dry_run, on_page=on_page
-            )
+            try:
+                count = target.store.backfill(
+                    kind, fill_for(kind), dry_run=ctx.args.dry_run, on_page=on_page
+                )
+            except ContentionError as exc:  # records busy with the product: it resumes
+                raise CliError(f"{exc}; run `meetsync migrate` again") from None
             result[kind] = {
                 "scanned": count.scanned,
                 "filled": count.filled,

@@ -5,8 +5,9 @@ audit by `next_sweep_at` and `next_audit_at`). A record written before those fie
 existed gets them when it is next written, but a query never returns it until then: its
 channels would expire unrenewed, and it would be neither swept nor audited. `missing`
 says what to add to one stored record (nothing when it has them), so `meetsync migrate`
-can fill them in once after an upgrade. Times are spread like the product's own, so
-a migrated deployment is not swept or audited all at once.
+can fill them in once after an upgrade. The times it sets are spread at random over
+the sweep age and the audit period, so a migrated deployment is not swept or audited
+all at once.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def missing(
             fields["next_sweep_at"] = now + sweep_age * fraction
     elif kind == "channels":
         if "shard" not in data:
-            fields["shard"] = shard_of(str(data.get("calendar_key", "")))
+            calendar = data.get("calendar_key")
+            if not isinstance(calendar, str) or not calendar:
+                raise ValueError(f"channel {record_id} names no calendar")
+            fields["shard"] = shard_of(calendar)
     elif kind == "meetings":
         if "shard" not in data:
             fields["shard"] = shard_of(record_id)

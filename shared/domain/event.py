@@ -37,9 +37,11 @@ LISTED_FIELDS = (
     "extendedProperties",
 )
 """What a sync reads of a listed event: everything the accessors here and the conference
-policy look at. A sync lists its events as a partial response of these fields, about
-half of each event's bytes (creator, organizer, reminders, description, iCalUID...
-are never read), so a 2,500-event page costs half the transfer and decoding."""
+policy look at, and what tells an occurrence from its series (`recurringEventId`,
+`originalStartTime`, `recurrence`). A sync lists its events as a partial response of
+these fields, about half of each event's bytes (creator, organizer, reminders,
+description, iCalUID... are never read), so a 2,500-event page costs half the transfer
+and decoding."""
 
 LIST_FIELDS = "accessRole,nextPageToken,nextSyncToken,items(" + ",".join(LISTED_FIELDS) + ")"
 """The `fields` selection of an events.list page (Google's partial-response syntax)."""

@@ -193,3 +193,26 @@ def test_a_malformed_selection_is_a_400_naming_fields(h: Harness, fields: str) -
     assert exc.value.resp.status == 400
     (error,) = error_body(exc.value)["error"]["errors"]
     assert error["location"] == "fields" and "Invalid field selection" in error["message"]
+
+
+def test_selections_add_up_and_a_star_takes_every_field() -> None:
+    """Google's syntax beyond what the product sends: `a(b),a(c)` is `a(b,c)` at any depth,
+    `a,a/b` is `a` whole, and `*` is every field of its level."""
+    from emulator import partial
+
+    event = {"id": "e", "start": {"date": "d", "dateTime": "t", "timeZone": "z"}, "x": {"y": 1}}
+    both = partial.parse("items(start/date),items(start/dateTime)")
+    assert partial.apply([event], both["items"]) == [{"start": {"date": "d", "dateTime": "t"}}]
+    assert partial.parse("start,start/date") == {"start": None}
+    assert partial.apply(event, partial.parse("*")) == event
+    starred = partial.parse("*,start(date)")
+    assert partial.apply(event, starred) == {**event, "start": {"date": "d"}}
+
+
+def test_a_star_selection_lists_whole_pages(h: Harness) -> None:
+    cal = h.calendar(A)
+    made = run(cal.events().insert(calendarId="primary", body=_event(1)))
+    page = run(cal.events().list(calendarId="primary", fields="*"))
+    assert page["kind"] == "calendar#events" and page["items"] == [made]
+    ids = run(cal.events().list(calendarId="primary", fields="items/*"))
+    assert ids == {"items": [made]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from typing import Any
 
 from google.cloud import firestore
 
@@ -193,3 +194,34 @@ def test_pending_announcements_are_found_per_calendar(emulators: Stack) -> None:
     assert store.pending_announcements(key)[0].outbox == [event]
     store.update_meeting("a", lambda m: dataclasses.replace(m, outbox=[]))
     assert store.pending_announcements(key) == []
+
+
+def test_backfill_pages_through_and_rereads_a_page_someone_wrote_meanwhile(
+    emulators: Stack,
+) -> None:
+    """Five old records, pages of two: a write racing the first page's batch (made here
+    while the page is being decided) fails its preconditions; the page is read again and
+    filled, nothing is counted twice and the racing write is kept."""
+    store = make_store(emulators)
+    documents = store.client.collection("backfill_test")
+    for n in range(5):
+        documents.document(f"r{n}").set({"n": n})
+    raced: list[str] = []
+
+    def fill(record_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if record_id == "r0" and not raced:
+            raced.append(record_id)
+            documents.document("r1").update({"touched": True})  # another writer
+        return {} if "filled" in data else {"filled": data["n"] * 10}
+
+    pages: list[tuple[int, int]] = []
+    count = store.backfill(
+        "backfill_test", fill, page_size=2, on_page=lambda s, f: pages.append((s, f))
+    )
+    assert (count.scanned, count.filled, count.unreadable) == (5, 5, [])
+    assert pages == [(2, 2), (4, 4), (5, 5)]
+    stored = {d.id: d.to_dict() or {} for d in documents.stream()}
+    assert {k: v["filled"] for k, v in stored.items()} == {f"r{n}": n * 10 for n in range(5)}
+    assert stored["r1"]["touched"] is True
+    again = store.backfill("backfill_test", fill, page_size=2)
+    assert (again.scanned, again.filled) == (5, 0)

@@ -54,5 +54,7 @@ def test_a_followed_meeting_is_audited_within_a_period_and_a_cancelled_one_never
 def test_an_unreadable_meeting_or_an_unknown_kind_is_refused() -> None:
     with pytest.raises(TypeError):
         missing("meetings", "m", {"status": "ready"})  # no organizer, mode, calendar
+    with pytest.raises(ValueError, match="names no calendar"):
+        missing("channels", "c1", {"calendar_key": ""})
     with pytest.raises(ValueError, match="unknown kind"):
         missing("users", "u", {})
