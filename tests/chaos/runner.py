@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import google.api_core.exceptions
+import googleapiclient.errors
 import requests
 
 from devstack.driver import Env
@@ -104,6 +105,8 @@ class _Held:
     user: str
     recurring: bool = False
     cancelled: bool = False
+    promised: bool = False
+    """Its create answered 202: the server inserts the event later (it may not exist yet)."""
 
 
 PAST_MEETINGS: set[str] = set()
@@ -188,6 +191,8 @@ class Run:
         """What the clients of create_meeting do after a failure (stop or retry)."""
         self.held: list[_Held] = []
         self._known: set[str] = set()
+        self._target: _Held | None = None
+        """The meeting the current step acts on (`_live`)."""
         """Every meeting this seed's creates made, abandoned ones too."""
         self.log: list[str] = []
         self.observer = _Observer(env, past=PAST_MEETINGS)
@@ -207,7 +212,16 @@ class Run:
             self.env.watch(user)
         for kind in self.kinds:
             began_step = time.monotonic()
-            done = getattr(self, f"_{kind}")()
+            self._target = None
+            try:
+                done = getattr(self, f"_{kind}")()
+            except googleapiclient.errors.HttpError as exc:
+                target = self._target
+                # a user cannot edit an event the server has not inserted yet (its create
+                # answered 202 and a completion job owns the insert): the step did nothing
+                if exc.resp.status != 404 or target is None or not target.promised:
+                    raise
+                done = f"{kind} of {target.id}: no event yet (its create answered 202)"
             self.log.append(f"{done} [{time.monotonic() - began_step:.2f} s]")
             self.observer.pull()
             time.sleep(self.rng.uniform(0, 0.15))  # user think time, not a wait for anything
@@ -311,7 +325,8 @@ class Run:
             for h in self.held
             if not h.cancelled and (recurring is None or h.recurring == recurring)
         ]
-        return self.rng.choice(live) if live else None
+        self._target = self.rng.choice(live) if live else None
+        return self._target
 
     def _calendar(self, user: str) -> Any:
         if user not in self._calendars:
@@ -355,7 +370,8 @@ class Run:
             mid = meeting_id(user, key)
             self._known.add(mid)
             return f"create {mid} for {user}{kind} abandoned (answers {' '.join(answers)})"
-        self.held.append(_Held(meeting["id"], user, recurring=recurring))
+        promised = answers[-1] == "202"
+        self.held.append(_Held(meeting["id"], user, recurring=recurring, promised=promised))
         self._known.add(meeting["id"])
         return f"create {meeting['id']} for {user}{kind} (answers {' '.join(answers)})"
 
