@@ -166,6 +166,30 @@ def test_the_subscription_is_renewed_across_its_expiry(env: Env) -> None:
     )
 
 
+def test_an_expired_subscription_is_recreated_while_the_meeting_needs_it(env: Env) -> None:
+    """The expiration reminder is lost, so nothing renews it: at expiry Google sends
+    `expired`, and meet_events makes a new subscription for the still-followed meeting;
+    only that one is live, and it delivers."""
+    dana = "dana@example.com"  # Google sign-in: the emulator clock moves days ahead
+    env.emu("POST", "users", {"email": dana})
+    assert Browser(env.stack).connect(dana)["status"] == "active"
+    mid = env.create_meeting(dana, **_times(24 * 30))["id"]
+    first = _subscribed(env, mid).subscription
+    env.emu("POST", "events_delivery", {"drop_next": 1})  # the reminder never arrives
+    env.emu("POST", "clock", {"advance_seconds": 7 * 86400 + 3600})  # past the expiry
+    recreated = env.wait_meeting(
+        mid,
+        lambda m: m.subscription != first and m.subscription_state == "active",
+        "a new subscription after the expiry",
+    )
+    live = [s for s in _emu_subscriptions(env) if s["targetResource"].endswith(recreated.space)]
+    assert [s["name"] for s in live] == [recreated.subscription]  # the expired one is gone
+    env.emu("POST", f"spaces/{_sid(recreated.space)}/join", {"email": dana})
+    env.wait_meeting(
+        mid, lambda m: bool(m.conferences) and m.conferences[-1]["state"] == "live", "live"
+    )
+
+
 def test_patch_turns_recording_on_before_the_meeting(env: Env) -> None:
     events = env.subscribe()
     mid = env.create_meeting(ALICE, **SOON)["id"]  # calendar mode: Calendar made the space
