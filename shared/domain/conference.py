@@ -83,6 +83,9 @@ def decide(meeting: Meeting, event: Json) -> Decision:
         decision.emits.append(UPDATED)
     if event.get("htmlLink") and event["htmlLink"] != meeting.html_link:
         decision.fields["html_link"] = event["htmlLink"]
+    recurrence = [str(line) for line in event.get("recurrence") or []]
+    if recurrence != meeting.recurrence:  # kept quietly: how long the space is followed
+        decision.fields["recurrence"] = recurrence
     return decision
 
 

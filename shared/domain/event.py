@@ -116,6 +116,58 @@ def last_end(event: Json) -> dt.datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
+_PERIOD = {
+    "DAILY": dt.timedelta(days=1),
+    "WEEKLY": dt.timedelta(weeks=1),
+    "MONTHLY": dt.timedelta(days=31),
+    "YEARLY": dt.timedelta(days=366),
+}
+"""The longest a recurrence period can be (an upper bound is all `series_end` needs)."""
+
+
+def series_end(recurrence: list[str], first_end: dt.datetime) -> dt.datetime | None:
+    """When a series whose first occurrence ends at `first_end` is over for good, at the
+    latest (an upper bound: UNTIL plus a day, COUNT periods of the rule's longest length,
+    the last RDATE plus a day); None when a rule never ends or cannot be read."""
+    latest = first_end
+    for line in recurrence:
+        name, _, value = line.partition(":")
+        kind = name.split(";", 1)[0].strip().upper()
+        if kind == "RRULE":
+            parts = dict(p.split("=", 1) for p in value.split(";") if "=" in p)
+            try:
+                if "UNTIL" in parts:
+                    until = _ical_time(parts["UNTIL"])
+                    if until is None:
+                        return None
+                    latest = max(latest, until + dt.timedelta(days=1))
+                elif "COUNT" in parts:
+                    period = _PERIOD.get(parts.get("FREQ", "").upper(), dt.timedelta(days=1))
+                    periods = int(parts["COUNT"]) * int(parts.get("INTERVAL", "1"))
+                    latest = max(latest, first_end + period * periods)
+                else:
+                    return None  # never ends
+            except (ValueError, OverflowError):
+                return None
+        elif kind == "RDATE":
+            for raw in value.split(","):
+                when = _ical_time(raw.split("/", 1)[0])
+                if when is None:
+                    return None
+                latest = max(latest, when + dt.timedelta(days=1))
+    return latest
+
+
+def _ical_time(text: str) -> dt.datetime | None:
+    """An iCalendar DATE or DATE-TIME (`20261231`, `20261231T235959Z`), taken as UTC."""
+    for layout in ("%Y%m%dT%H%M%SZ", "%Y%m%dT%H%M%S", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text.strip(), layout).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+    return None
+
+
 def attendee_emails(event: Json) -> list[str]:
     return sorted(str(a.get("email", "")).lower() for a in event.get("attendees") or [])
 

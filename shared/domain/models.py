@@ -226,6 +226,9 @@ class Meeting(_Record):
     summary: str = ""
     start: dict[str, Any] = field(default_factory=dict)
     end: dict[str, Any] = field(default_factory=dict)
+    recurrence: list[str] = field(default_factory=list)
+    """The event's RRULE/RDATE/EXDATE lines (empty: a single meeting). `start` and `end`
+    are then the first occurrence's; the series is followed until its last one is over."""
     attendees: list[str] = field(default_factory=list)
     event_etag: str = ""
     event_updated: str = ""

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from shared import logs
 from shared.domain import conference, live
+from shared.domain import event as event_
 from shared.domain.errors import (
     ApiError,
     AuthRevokedError,
@@ -115,10 +116,13 @@ def decode(data: Any) -> WorkspaceEvent:
 
 def needs_subscription(meeting: Meeting, now: dt.datetime) -> bool:
     """Does anyone still want this space's events? A ready meeting until a while after its
-    scheduled end (an instant meeting, without an end, while it lives)."""
+    scheduled end, a recurring one after its last occurrence's (an instant meeting, without
+    an end, or a series without one, while it lives)."""
     if meeting.status != MeetingStatus.READY or not meeting.space:
         return False
     end = live.parse_time((meeting.end or {}).get("dateTime"))
+    if end is not None and meeting.recurrence:
+        end = event_.series_end(meeting.recurrence, end)
     return end is None or now < end + FOLLOW_AFTER_END
 
 

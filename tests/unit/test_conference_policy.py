@@ -262,3 +262,15 @@ def test_a_sync_lists_every_field_the_policy_reads() -> None:
                 event_.owner_meeting(_Reads(shape, seen))
     assert {"etag", "status", "conferenceData", "summary", "start"} <= seen  # not vacuous
     assert seen <= set(event_.LISTED_FIELDS), seen - set(event_.LISTED_FIELDS)
+
+
+def test_the_series_rule_is_kept_quietly_on_the_record() -> None:
+    """A meeting's recurrence decides how long its space is followed; a change of it is no
+    announcement of its own (a move or rename of the series is)."""
+    weekly = ["RRULE:FREQ=WEEKLY;COUNT=4"]
+    d = c.decide(meeting(), event("pending", recurrence=weekly))
+    assert d.fields["recurrence"] == weekly and d.emits == []
+    same = c.decide(meeting(recurrence=weekly), event("pending", etag='"3"', recurrence=weekly))
+    assert "recurrence" not in same.fields
+    single = c.decide(meeting(recurrence=weekly), event("pending"))  # made a single meeting
+    assert single.fields["recurrence"] == [] and single.emits == []

@@ -419,3 +419,48 @@ def test_a_failed_subscribe_never_fails_the_meeting_and_is_retried() -> None:
     assert meeting.outcome_check_at is not None  # the sweep reads its outcome all the same
     after = w.meetings.update_settings(meeting.id, {"conference": {"moderation": "ON"}})
     assert after.subscription and after.subscription_state == "active"
+
+
+# -- how long a space is followed ---------------------------------------------------------------
+
+FIRST_START = dt.datetime(2026, 12, 7, 10, tzinfo=dt.UTC)
+FIRST_END = FIRST_START + dt.timedelta(hours=1)
+
+
+def _followed(recurrence: list[str], now: dt.datetime) -> bool:
+    from shared.services.live import needs_subscription
+
+    meeting = Meeting(
+        id="m", organizer="a@x.com", mode="calendar", calendar_key="a:a",
+        status=MeetingStatus.READY, space="spaces/s",
+        start={"dateTime": FIRST_START.isoformat()}, end={"dateTime": FIRST_END.isoformat()},
+        recurrence=recurrence,
+    )  # fmt: skip
+    return needs_subscription(meeting, now)
+
+
+def test_a_series_is_followed_until_two_days_after_its_last_occurrence() -> None:
+    weekly = ["RRULE:FREQ=WEEKLY;COUNT=4"]  # the last occurrence ends 3 weeks after the first
+    assert _followed(weekly, FIRST_END + dt.timedelta(days=20))
+    assert not _followed(weekly, FIRST_END + dt.timedelta(days=4 * 7 + 3))
+    assert not _followed([], FIRST_END + dt.timedelta(days=3))  # a single meeting: 2 days
+    until = ["RRULE:FREQ=DAILY;UNTIL=20261231T235959Z"]
+    assert _followed(until, dt.datetime(2027, 1, 2, tzinfo=dt.UTC))
+    assert not _followed(until, dt.datetime(2027, 1, 4, tzinfo=dt.UTC))
+    assert _followed(["RRULE:FREQ=WEEKLY;BYDAY=MO"], FIRST_END + dt.timedelta(days=900))
+    assert _followed(["RRULE:FREQ=WEEKLY;UNTIL=garbage"], FIRST_END + dt.timedelta(days=900))
+
+
+def test_series_end_reads_until_count_interval_and_rdate() -> None:
+    from shared.domain.event import series_end
+
+    assert series_end(["RRULE:FREQ=DAILY;COUNT=3;INTERVAL=2"], FIRST_END) == (
+        FIRST_END + dt.timedelta(days=6)
+    )
+    assert series_end(["RRULE:FREQ=MONTHLY;UNTIL=20270301"], FIRST_END) == dt.datetime(
+        2027, 3, 2, tzinfo=dt.UTC
+    )
+    lines = ["RRULE:FREQ=WEEKLY;COUNT=1", "RDATE;VALUE=DATE:20270105,20270110", "EXDATE:20261214"]
+    assert series_end(lines, FIRST_END) == dt.datetime(2027, 1, 11, tzinfo=dt.UTC)
+    assert series_end(["RRULE:FREQ=YEARLY"], FIRST_END) is None
+    assert series_end(["RRULE:FREQ=DAILY;COUNT=many"], FIRST_END) is None
