@@ -227,13 +227,7 @@ class Run:
             time.sleep(self.rng.uniform(0, 0.15))  # user think time, not a wait for anything
         self._calm()
         settling = time.monotonic()
-        try:
-            problems, sweeps = self._settle()
-        finally:
-            PAST_MEETINGS.update(self._known)
-            PAST_MEETINGS.update(_subject(m) for m in self.observer.received)
-            with contextlib.suppress(Exception):  # best effort: a broken stack fails anyway
-                PAST_MEETINGS.update(m.id for m in self._world().meetings)
+        problems, sweeps = self._settle()
         return SeedResult(
             seed=self.seed,
             steps=self.log,
@@ -244,6 +238,13 @@ class Run:
             announcements=len(self.observer.received),
             meetings=len(self.held),
         )
+
+    def remember(self) -> None:
+        """Note this seed's meetings as past (`PAST_MEETINGS`), whether it settled or not."""
+        PAST_MEETINGS.update(self._known)
+        PAST_MEETINGS.update(_subject(m) for m in self.observer.received)
+        with contextlib.suppress(Exception):  # best effort: a broken stack fails anyway
+            PAST_MEETINGS.update(m.id for m in self._world().meetings)
 
     def schedule(self, note: str = "") -> Schedule:
         """The schedule as run so far: kinds and draws, to store and replay exactly."""
@@ -608,6 +609,7 @@ def run_seed(
         problem = f"harness error in step {len(run.log)}: {exc!r}"
         return SeedResult(seed, run.log, [problem], meetings=len(run.held))
     finally:
+        run.remember()
         env.close()
         if record is not None:
             run.schedule(note=schedule.note if schedule is not None else "").save(record)
