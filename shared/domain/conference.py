@@ -194,16 +194,27 @@ def apply(meeting: Meeting, fields: Json, now: dt.datetime, *, emits: bool = Tru
     return dataclasses.replace(meeting, **fields, version=version, updated_at=now)
 
 
-def cloud_event(meeting: Meeting, kind: str, now: dt.datetime, source: str) -> Json:
+def cloud_event(
+    meeting: Meeting,
+    kind: str,
+    now: dt.datetime,
+    source: str,
+    *,
+    key: str = "",
+    extra: Json | None = None,
+) -> Json:
     """The outbound CloudEvent (structured JSON). Its id is stable for one change of one
-    meeting (meeting id, kind, record version), so a re-delivery carries the same id."""
+    meeting (meeting id, kind, record version, and `key` when one change announces several
+    facts of a kind: two recordings ready at once), so a re-delivery carries the same id.
+    `extra` joins the meeting's view in `data` (the recording a `recording_ready` is for)."""
+    fact = f"{meeting.id}:{kind}:{meeting.version}" + (f":{key}" if key else "")
     return {
         "specversion": "1.0",
-        "id": sha256_hex(f"{meeting.id}:{kind}:{meeting.version}")[:32],
+        "id": sha256_hex(fact)[:32],
         "source": source,
         "type": kind,
         "subject": f"meetings/{meeting.id}",
         "time": now.isoformat(),
         "datacontenttype": "application/json",
-        "data": meeting.public(),
+        "data": {**meeting.public(), **(extra or {})},
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Json = dict[str, Any]
@@ -183,8 +184,22 @@ def summarize(
     }
 
 
-def _ready(artifacts: Iterable[Json]) -> set[str]:
-    return {str(a["name"]) for a in artifacts if a.get("fileId")}
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One thing to announce: its kind and, for a recording or transcript, which file (each
+    file ready is its own fact: its own announcement, naming it under `artifact`)."""
+
+    kind: str
+    artifact: Json | None = None
+
+    @property
+    def key(self) -> str:
+        """What tells two facts of one kind apart in one change (the announcement's id)."""
+        return str(self.artifact["name"]) if self.artifact else ""
+
+
+def _ready(artifacts: Iterable[Json]) -> dict[str, Json]:
+    return {str(a["name"]): a for a in artifacts if a.get("fileId")}
 
 
 def _merge_artifacts(old: Sequence[Json], new: Sequence[Json]) -> list[Json]:
@@ -197,34 +212,48 @@ def _merge_artifacts(old: Sequence[Json], new: Sequence[Json]) -> list[Json]:
     return sorted(merged.values(), key=lambda a: (a.get("startedAt") or "", a["name"]))
 
 
-def merge(conferences: Sequence[Json], entry: Json) -> tuple[list[Json], list[str]]:
+def _progress(conference: Json) -> int:
+    """How far a live conference's read has got: every join and every leave moves it on,
+    so of two reads of one conference the later never has less (a slower handler's older
+    read must not replace a newer one)."""
+    return sum(2 * int(p.get("sessions") or 0) - bool(p.get("inCall")) for p in conference["people"])
+
+
+def merge(conferences: Sequence[Json], entry: Json) -> tuple[list[Json], list[Fact]]:
     """`conferences` with `entry` (a fresh `summarize`) merged in, and the facts it adds,
-    in order (started, ended, recording ready, transcript ready: each kind once). Never
-    goes back: an ended conference stays ended, a generated file stays."""
+    in order (started, ended, then each recording and transcript file that became ready).
+    Never goes back: an ended conference stays ended, a generated file stays, an older
+    read of a live conference does not replace a newer one."""
     old = next((c for c in conferences if c.get("name") == entry["name"]), None)
     merged = dict(entry)
     if old is not None and old.get("state") == ENDED_STATE and entry["state"] != ENDED_STATE:
         merged = {**entry, **{k: old[k] for k in ("state", "endedAt", "durationSeconds")}}
         merged["people"] = old.get("people", entry["people"])
         merged["participants"] = old.get("participants", entry["participants"])
+    elif old is not None and old.get("state") == LIVE == entry["state"]:
+        if _progress(old) > _progress(entry):
+            merged["people"], merged["participants"] = old["people"], old["participants"]
     old_recordings = list(old.get("recordings", [])) if old else []
     old_transcripts = list(old.get("transcripts", [])) if old else []
     merged["recordings"] = _merge_artifacts(old_recordings, entry["recordings"])
     merged["transcripts"] = _merge_artifacts(old_transcripts, entry["transcripts"])
-    emits: list[str] = []
+    facts: list[Fact] = []
     if old is None or old.get("state") not in (LIVE, ENDED_STATE):
-        emits.append(STARTED)
+        facts.append(Fact(STARTED))
     if merged["state"] == ENDED_STATE and (old is None or old.get("state") != ENDED_STATE):
-        emits.append(ENDED)
-    if _ready(merged["recordings"]) - _ready(old_recordings):
-        emits.append(RECORDING_READY)
-    if _ready(merged["transcripts"]) - _ready(old_transcripts):
-        emits.append(TRANSCRIPT_READY)
+        facts.append(Fact(ENDED))
+    for kind, field_ in ((RECORDING_READY, "recordings"), (TRANSCRIPT_READY, "transcripts")):
+        before = _ready(old.get(field_, []) if old else [])
+        facts += [
+            Fact(kind, {**artifact, "conference": merged["name"]})
+            for name, artifact in sorted(_ready(merged[field_]).items())
+            if name not in before
+        ]
     if old == merged:
         return list(conferences), []
     others = [c for c in conferences if c.get("name") != entry["name"]]
     ordered = sorted([*others, merged], key=lambda c: (c.get("startedAt") or "", c["name"]))
-    return ordered, emits
+    return ordered, facts
 
 
 def _attendance(conferences: Sequence[Json], attendees: Iterable[str]) -> Json:

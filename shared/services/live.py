@@ -509,15 +509,16 @@ class MeetEvents:
 
     def _merge(self, meeting: Meeting, entry: Json) -> tuple[Meeting, str]:
         for _ in range(_ATTEMPTS):
-            conferences, emits = live.merge(meeting.conferences, entry)
+            conferences, facts = live.merge(meeting.conferences, entry)
             if conferences == meeting.conferences:
                 return self._announcer.flush(meeting), "unchanged"
-            saved = self._transition(meeting, {"conferences": conferences}, emits)
+            saved = self._transition(meeting, {"conferences": conferences}, facts)
             if saved is not None:
-                if emits:
+                if facts:
+                    emitted = [f.kind for f in facts]
                     _log.info(
                         "meeting conference changed",
-                        extra={"meeting": meeting.id, "emitted": emits, "record": entry["name"]},
+                        extra={"meeting": meeting.id, "emitted": emitted, "record": entry["name"]},
                     )
                 return saved, "updated"
             fresh = self._store.get_meeting(meeting.id)
@@ -526,10 +527,22 @@ class MeetEvents:
             meeting = fresh
         raise RuntimeError(f"meeting {meeting.id} kept changing under us; retry")
 
-    def _transition(self, meeting: Meeting, fields: Json, emits: Sequence[str]) -> Meeting | None:
+    def _transition(
+        self, meeting: Meeting, fields: Json, facts: Sequence[live.Fact]
+    ) -> Meeting | None:
         now = self._now()
-        updated = conference.apply(meeting, fields, now, emits=bool(emits))
-        announce = [conference.cloud_event(updated, kind, now, self._source) for kind in emits]
+        updated = conference.apply(meeting, fields, now, emits=bool(facts))
+        announce = [
+            conference.cloud_event(
+                updated,
+                fact.kind,
+                now,
+                self._source,
+                key=fact.key,
+                extra={"artifact": fact.artifact} if fact.artifact else None,
+            )
+            for fact in facts
+        ]
         saved = self._store.update_meeting(meeting.id, if_unchanged(meeting, updated, announce))
         return self._announcer.flush(saved) if saved is not None else None
 

@@ -213,6 +213,39 @@ def test_duplicated_reordered_and_dropped_events_converge() -> None:
     assert {a["email"]: a["totalSeconds"] for a in view["attendance"]["attendees"]}[BOB] == 120
 
 
+def test_two_files_ready_in_one_handling_are_announced_once_each() -> None:
+    w = world()
+    meeting = w.create()
+    record = w.meet.start(meeting.space)
+    w.meet.end(meeting.space)
+    w.send(meeting.space, ended(record))
+    first = w.meet.artifact(meeting.space, "recording")
+    second = w.meet.artifact(meeting.space, "recording")  # both ready before one delivery
+    w.deliver(live.RECORDING_GENERATED, meeting.space, {"recording": {"name": second}})
+    w.deliver(live.RECORDING_GENERATED, meeting.space, {"recording": {"name": first}})
+    ready = [e for e in w.sink.events if e["type"] == live.RECORDING_READY]
+    assert sorted(e["data"]["artifact"]["name"] for e in ready) == [first, second]
+    assert len({e["id"] for e in ready}) == 2
+    assert all(e["data"]["artifact"]["conference"] == record for e in ready)
+
+
+def test_an_older_read_of_a_live_conference_does_not_replace_a_newer_one() -> None:
+    w = world()
+    meeting = w.create()
+    w.meet.join(meeting.space, email=ALICE)
+    record = w.meet.start(meeting.space)
+    older = w.handler._read(ALICE, record)  # a slow handler read here ...
+    w.meet.join(meeting.space, email=BOB)
+    w.send(meeting.space, started(record))  # ... a quicker one read Bob too, and wrote
+    merged, facts = live.merge(w.record(meeting.id).conferences, older)
+    assert facts == [] and merged == w.record(meeting.id).conferences
+    assert merged[0]["participants"]["signedIn"] == 2
+    w.meet.leave(meeting.space, email=BOB)  # a later read moves on again
+    newer = w.handler._read(ALICE, record)
+    merged, _ = live.merge(merged, newer)
+    assert [p["inCall"] for p in merged[0]["people"]] == [True, False]
+
+
 def test_many_conferences_in_one_space() -> None:
     w = world()
     meeting = w.create()
