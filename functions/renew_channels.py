@@ -16,17 +16,14 @@ from shared.services.maintenance import dispatch_request
 def renew_channels(request: flask.Request) -> flask.Response:
     """`{"action": "renew"}` (the default) or `{"action": "sweep"}` (`"all": true` to sweep
     every watched calendar, not only the stale): one job per shard is published and the
-    answer names the run (`meetsync` follows its reports); a bound on the pile of
-    meetings whose outcome is due rides on the sweep."""
+    answer names the run (`meetsync` follows its reports). Each sweep job also reads the
+    conference records its shard's meetings are due (`MeetEvents.reconcile_shard`)."""
     method(request, "POST")
     body = read_json(request, wiring.settings().max_body_bytes)
     parsed = dispatch_request(body)
     answer = wiring.maintenance().dispatch(parsed.kind, sweep_all=parsed.sweep_all)
     if parsed.kind == "sweep":
-        # a small bounded step: meetings past their end whose outcome is not known yet
-        reconciled = wiring.meet_events().reconcile_due()
-        answer["meetings"] = {k: len(v) for k, v in reconciled.items()}
-        # and pending meetings whose completion job was lost get a new one
+        # pending meetings whose completion job was lost get a new one (a bounded step)
         age = dt.timedelta(seconds=wiring.settings().pending_requeue_seconds)
-        answer["meetings"]["requeued"] = len(wiring.meetings().requeue_stale(older_than=age))
+        answer["meetings"] = {"requeued": len(wiring.meetings().requeue_stale(older_than=age))}
     return respond(answer)

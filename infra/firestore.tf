@@ -113,6 +113,25 @@ resource "google_firestore_index" "meetings_shard_next_audit" {
   depends_on = [google_firestore_database.main]
 }
 
+# The sweep's outcome checks, per shard: meetings whose conference records are due a read
+# (shard == N AND outcome_check_at <= now ORDER BY outcome_check_at): what happened in a
+# space before it was subscribed, and after its scheduled end what no event told us.
+resource "google_firestore_index" "meetings_shard_outcome_check" {
+  database   = var.firestore_database
+  collection = "meetings"
+
+  fields {
+    field_path = "shard"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "outcome_check_at"
+    order      = "ASCENDING"
+  }
+
+  depends_on = [google_firestore_database.main]
+}
+
 # The sweep's pickup of pending meetings whose completion job was lost (status ==
 # "pending" AND created_at <= now - 10 min ORDER BY created_at); creates are few (Meet
 # allows 100 spaces/min per project), so the rising created_at costs nothing here.

@@ -367,12 +367,12 @@ class MemoryStore:
         found.sort(key=lambda m: m.created_at)
         return [_copy(m) for m in found[:limit]]
 
-    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
+    def meetings_to_reconcile(self, shard: int, due: dt.datetime, limit: int) -> list[Meeting]:
         self.ops["query"] += 1
         found = [
             m
             for m in self.meetings.values()
-            if m.outcome_check_at is not None and m.outcome_check_at <= due
+            if m.shard == shard and m.outcome_check_at is not None and m.outcome_check_at <= due
         ]
         found.sort(key=lambda m: m.outcome_check_at or due)
         return [_copy(m) for m in found[:limit]]

@@ -334,6 +334,7 @@ def maintenance() -> MaintenanceService:
         now=utcnow,
         completer=meetings(),
         auditor=auditor(),
+        outcomes=meet_events(),
     )
 
 

@@ -216,7 +216,8 @@ def _progress(conference: Json) -> int:
     """How far a live conference's read has got: every join and every leave moves it on,
     so of two reads of one conference the later never has less (a slower handler's older
     read must not replace a newer one)."""
-    return sum(2 * int(p.get("sessions") or 0) - bool(p.get("inCall")) for p in conference["people"])
+    people = conference["people"]
+    return sum(2 * int(p.get("sessions") or 0) - bool(p.get("inCall")) for p in people)
 
 
 def merge(conferences: Sequence[Json], entry: Json) -> tuple[list[Json], list[Fact]]:
@@ -230,9 +231,12 @@ def merge(conferences: Sequence[Json], entry: Json) -> tuple[list[Json], list[Fa
         merged = {**entry, **{k: old[k] for k in ("state", "endedAt", "durationSeconds")}}
         merged["people"] = old.get("people", entry["people"])
         merged["participants"] = old.get("participants", entry["participants"])
-    elif old is not None and old.get("state") == LIVE == entry["state"]:
-        if _progress(old) > _progress(entry):
-            merged["people"], merged["participants"] = old["people"], old["participants"]
+    elif (
+        old is not None
+        and old.get("state") == LIVE == entry["state"]
+        and (_progress(old) > _progress(entry))
+    ):
+        merged["people"], merged["participants"] = old["people"], old["participants"]
     old_recordings = list(old.get("recordings", [])) if old else []
     old_transcripts = list(old.get("transcripts", [])) if old else []
     merged["recordings"] = _merge_artifacts(old_recordings, entry["recordings"])

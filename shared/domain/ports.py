@@ -154,8 +154,8 @@ class SpaceIndex(Protocol):
         (re)connect and disconnect, and the operator's listing; rare, equality only."""
         ...
 
-    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
-        """Meetings whose `outcome_check_at` is at or before `due`, soonest first."""
+    def meetings_to_reconcile(self, shard: int, due: dt.datetime, limit: int) -> list[Meeting]:
+        """`shard`'s meetings whose `outcome_check_at` is at or before `due`, soonest first."""
         ...
 
 

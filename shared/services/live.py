@@ -22,7 +22,7 @@ import binascii
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from shared import logs
@@ -49,6 +49,7 @@ from shared.domain.ports import (
 )
 from shared.services.decisions import if_unchanged
 from shared.services.outbox import Announcer
+from shared.services.runs import Resume
 from shared.services.users import mark_revoked
 
 _log = logs.get(__name__)
@@ -60,11 +61,16 @@ FOLLOW_AFTER_END = dt.timedelta(days=2)
 """How long after its scheduled end a meeting's space is still followed (a late start, an
 overrun, a rejoin): its subscription is renewed or made again until then."""
 CHECK_AFTER_END = dt.timedelta(minutes=30)
-"""The sweep first reads a meeting's conference records this long after its scheduled end,
-then hourly until one has ended or the meeting is no longer followed."""
+"""The sweep reads a meeting's conference records this long after its scheduled end (its
+last occurrence's, for a series), then hourly until one has ended or the meeting is no
+longer followed. It also reads them at the first sweep after a subscription is made or
+reactivated: what happened in the space while nothing was subscribed sent no event."""
 CHECK_EVERY = dt.timedelta(hours=1)
-RECONCILE_PER_RUN = 50
-"""Meetings one sweep reconciles at most (each costs a few Meet reads)."""
+"""How often the sweep looks again: for an outcome not known yet, or to subscribe again
+after Google refused."""
+RECONCILE_PAGE = 50
+OUTCOMES_STAGE = "outcomes"
+"""The sweep job's second stage (`shared.services.maintenance`): the shard's outcome checks."""
 
 
 class PoisonEventError(ValueError):
@@ -120,10 +126,35 @@ def needs_subscription(meeting: Meeting, now: dt.datetime) -> bool:
     an end, or a series without one, while it lives)."""
     if meeting.status != MeetingStatus.READY or not meeting.space:
         return False
+    end = scheduled_end(meeting)
+    return end is None or now < end + FOLLOW_AFTER_END
+
+
+def scheduled_end(meeting: Meeting) -> dt.datetime | None:
+    """When the meeting (its last occurrence, for a series) is to end; None without an end
+    (an instant meeting) or for a series that never ends."""
     end = live.parse_time((meeting.end or {}).get("dateTime"))
     if end is not None and meeting.recurrence:
         end = event_.series_end(meeting.recurrence, end)
-    return end is None or now < end + FOLLOW_AFTER_END
+    return end
+
+
+def next_check(meeting: Meeting, now: dt.datetime) -> dt.datetime | None:
+    """When the sweep reads the meeting's conference records again, after a read at `now`:
+    hourly while its subscription is missing (to subscribe again); at its scheduled end's
+    check; after it, hourly until a conference has ended. Never, once nothing follows it
+    or its outcome is known; an instant meeting's events alone follow it once caught up."""
+    if not needs_subscription(meeting, now):
+        return None
+    if meeting.subscription_state != ACTIVE or not meeting.subscription:
+        return now + CHECK_EVERY
+    end = scheduled_end(meeting)
+    if end is None:
+        return None
+    if now < end + CHECK_AFTER_END:
+        return end + CHECK_AFTER_END
+    ended = any(c.get("state") == live.ENDED_STATE for c in meeting.conferences)
+    return None if ended else now + CHECK_EVERY
 
 
 class Subscriptions:
@@ -149,14 +180,14 @@ class Subscriptions:
 
     def subscribe(self, meeting: Meeting) -> Json:
         """Make the subscription (ALREADY_EXISTS: the existing one is reused) and answer the
-        fields to store with the meeting's change; on failure only the check time (the next
-        change retries, the sweep's reconciliation reads the outcome anyway)."""
+        fields to store with the meeting's change, with a check at the next sweep (it reads
+        what happened before the subscription; after a failure it subscribes again)."""
         if not self.wanted(meeting):
             return {}
         made = self._create(meeting)
         if made is None:
-            return self._check_time(meeting)
-        return {**self._fields(meeting, made), **self._check_time(meeting)}
+            return self._check_now(meeting)
+        return {**self._fields(meeting, made), **self._check_now(meeting)}
 
     def ensure(self, meeting: Meeting) -> Meeting:
         """Subscribe to the meeting's space unless it is subscribed (ALREADY_EXISTS: the
@@ -165,8 +196,8 @@ class Subscriptions:
             return meeting
         made = self._create(meeting)
         if made is None:
-            return self._check_after_end(meeting)
-        return self._record(meeting, made, **self._check_time(meeting))
+            return self._set(meeting, **self._check_now(meeting))
+        return self._record(meeting, made, **self._check_now(meeting))
 
     def _create(self, meeting: Meeting) -> Json | None:
         """The space's subscription, or None when Google refused or failed: the next change
@@ -191,17 +222,14 @@ class Subscriptions:
         )
         return made
 
-    def _check_after_end(self, meeting: Meeting) -> Meeting:
-        check = self._check_time(meeting)
-        return self._set(meeting, **check) if check else meeting
-
-    @staticmethod
-    def _check_time(meeting: Meeting) -> dict[str, Any]:
-        """`outcome_check_at` for a meeting that has none yet: after its scheduled end."""
-        end = live.parse_time((meeting.end or {}).get("dateTime"))
-        if end is None or meeting.outcome_check_at is not None:
+    def _check_now(self, meeting: Meeting) -> dict[str, Any]:
+        """`outcome_check_at` due at the next sweep (unless it is due already): events are
+        only sent while a subscription is active, so what happened in the space before it
+        (or while it was suspended or gone) is read from its conference records."""
+        now = self._now()
+        if meeting.outcome_check_at is not None and meeting.outcome_check_at <= now:
             return {}
-        return {"outcome_check_at": end + CHECK_AFTER_END}
+        return {"outcome_check_at": now}
 
     def resume(self, owner: str) -> list[str]:
         """The user is authorised again: their suspended subscriptions reactivated, expired
@@ -267,7 +295,7 @@ class Subscriptions:
             if isinstance(exc, AuthRevokedError):
                 raise
             return suspended
-        return self._record(meeting, made)
+        return self._record(meeting, made, **self._check_now(meeting))
 
     def release(self, meeting: Meeting) -> Meeting:
         """Delete the subscription: nothing needs the space's events any more."""
@@ -446,29 +474,55 @@ class MeetEvents:
             outcome = "updated" if result == "updated" else outcome
         return meeting, outcome
 
-    def reconcile_due(self, limit: int = RECONCILE_PER_RUN) -> dict[str, list[str]]:
-        """The sweep's step: meetings past their scheduled end whose outcome is not known yet
-        get their space's conference records read; checked again hourly until a conference
-        has ended or the meeting is no longer followed (then its subscription goes)."""
-        now = self._now()
+    def reconcile_shard(
+        self,
+        shard: int,
+        *,
+        due: dt.datetime,
+        out_of_time: Callable[[], bool] = lambda: False,
+    ) -> tuple[dict[str, list[str]], Resume | None]:
+        """The sweep job's outcome checks for `shard`: each meeting whose check is due gets
+        subscribed again if Google refused before, its space's conference records read,
+        and its next check set (`next_check`); a meeting no longer followed loses its
+        subscription. Returns the ids by what was done, and where to resume when
+        `out_of_time` stopped it (None when the shard is done)."""
         done: dict[str, list[str]] = {"reconciled": [], "updated": [], "released": []}
-        for meeting in self._store.meetings_to_reconcile(now, limit):
-            if meeting.space and meeting.status == MeetingStatus.READY:
-                meeting, outcome = self.reconcile(meeting)
-                if outcome == "updated":
-                    done["updated"].append(meeting.id)
-            done["reconciled"].append(meeting.id)
-            ended = any(c.get("state") == live.ENDED_STATE for c in meeting.conferences)
-            if ended or not needs_subscription(meeting, now):
-                self._subscriptions.check_later(meeting, None)
-                if not needs_subscription(meeting, now) and meeting.subscription:
-                    self._subscriptions.release(meeting)
-                    done["released"].append(meeting.id)
-            else:
-                self._subscriptions.check_later(meeting, now + CHECK_EVERY)
+        seen: set[str] = set()
+        while True:
+            page = [
+                m for m in self._store.meetings_to_reconcile(shard, due, RECONCILE_PAGE)
+                if m.id not in seen
+            ]  # fmt: skip
+            for meeting in page:
+                if out_of_time():
+                    self._log_checks(shard, done)
+                    return done, Resume(OUTCOMES_STAGE, None)
+                seen.add(meeting.id)
+                self._check(meeting, done)
+            if len(page) < RECONCILE_PAGE:
+                self._log_checks(shard, done)
+                return done, None
+
+    def _check(self, meeting: Meeting, done: dict[str, list[str]]) -> None:
+        now = self._now()
+        if self._subscriptions.wanted(meeting):  # Google refused it before: try again
+            meeting = self._subscriptions.ensure(meeting)
+        if meeting.space and meeting.status == MeetingStatus.READY:
+            meeting, outcome = self.reconcile(meeting)
+            if outcome == "updated":
+                done["updated"].append(meeting.id)
+        done["reconciled"].append(meeting.id)
+        meeting = self._subscriptions.check_later(meeting, next_check(meeting, now))
+        if not needs_subscription(meeting, now) and meeting.subscription:
+            released = self._subscriptions.release(meeting)
+            if released.subscription_state == DELETED:
+                done["released"].append(meeting.id)
+
+    @staticmethod
+    def _log_checks(shard: int, done: dict[str, list[str]]) -> None:
         if done["reconciled"]:
-            _log.info("meetings reconciled", extra={k: len(v) for k, v in done.items()})
-        return done
+            counts = {k: len(v) for k, v in done.items()}
+            _log.info("meetings reconciled", extra={"shard": shard, **counts})
 
     # -- reading the truth -------------------------------------------------------------------
 

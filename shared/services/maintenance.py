@@ -31,7 +31,9 @@ from shared.domain.refusals import Kind, Refusal
 from shared.domain.shards import SHARDS
 from shared.services.audit import Auditor
 from shared.services.channels import RENEW_STAGE, STOP_STAGE, ChannelService
+from shared.services.live import OUTCOMES_STAGE
 from shared.services.meetings import COMPLETE
+from shared.services.runs import Resume
 from shared.services.signals import Sweeper
 from shared.services.worker import PoisonMessageError
 
@@ -84,6 +86,14 @@ class Completion:
     create_meeting before its 202); redelivered with Pub/Sub's backoff until it is."""
 
     meeting: str
+
+
+class OutcomeChecker(Protocol):
+    """`MeetEvents.reconcile_shard`: a shard's due reads of conference records."""
+
+    def reconcile_shard(
+        self, shard: int, *, due: dt.datetime, out_of_time: Callable[[], bool]
+    ) -> tuple[dict[str, list[str]], Resume | None]: ...
 
 
 class Completer(Protocol):
@@ -172,7 +182,10 @@ class MaintenanceService:
         time_budget_seconds: float = TIME_BUDGET_SECONDS,
         completer: Completer | None = None,
         auditor: Auditor | None = None,
+        outcomes: OutcomeChecker | None = None,
     ) -> None:
+        self._outcomes = outcomes
+        """The sweep's second stage: meetings whose conference records are due a read."""
         self._auditor = auditor
         """The `audit` kind's shard work (`shared.services.audit`)."""
         self._completer = completer
@@ -274,10 +287,19 @@ class MaintenanceService:
                 )
                 outcome, lists = audited.summary()
             else:
-                keys, resume = self._sweeper.sweep_shard(
-                    job.shard, due=job.due, after=job.after, out_of_time=out_of_time
-                )
-                outcome, lists = RunOutcome.OK, {"enqueued": keys}
+                outcome, lists, resume = RunOutcome.OK, {}, None
+                if job.stage != OUTCOMES_STAGE:
+                    keys, resume = self._sweeper.sweep_shard(
+                        job.shard, due=job.due, after=job.after, out_of_time=out_of_time
+                    )
+                    lists["enqueued"] = keys
+                if resume is None and self._outcomes is not None:
+                    # a sweep-all run's `due` is ahead: outcome checks due now, not early
+                    due = min(job.due, started)
+                    checked, resume = self._outcomes.reconcile_shard(
+                        job.shard, due=due, out_of_time=out_of_time
+                    )
+                    lists.update(checked)
             if resume is not None:
                 follow = Job(
                     job.kind, job.run, job.shard, job.due, resume.stage, resume.after, job.part + 1

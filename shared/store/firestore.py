@@ -439,10 +439,11 @@ class Store:
         )
         return [Meeting.from_dict(s.to_dict() or {}) for s in query.stream()]
 
-    def meetings_to_reconcile(self, due: dt.datetime, limit: int) -> list[Meeting]:
-        """One range filter ordered on the same field: the automatic single-field index."""
+    def meetings_to_reconcile(self, shard: int, due: dt.datetime, limit: int) -> list[Meeting]:
+        """Served by the composite index (shard, outcome_check_at)."""
         query = (
             self.client.collection(MEETINGS)
+            .where(filter=_field_filter("shard", "==", shard))
             .where(filter=_field_filter("outcome_check_at", "<=", due))
             .order_by("outcome_check_at")
             .limit(limit)

@@ -50,6 +50,8 @@ FIRESTORE_INDEXES: list[contract.IndexSpec] = [
     ),
     # the audit, per shard: meetings whose next audit is due
     ("meetings", [("shard", "ASCENDING"), ("next_audit_at", "ASCENDING")]),
+    # the sweep's outcome checks, per shard: meetings whose conference records are due a read
+    ("meetings", [("shard", "ASCENDING"), ("outcome_check_at", "ASCENDING")]),
     # the sweep's pickup of pending meetings whose completion job was lost
     ("meetings", [("status", "ASCENDING"), ("created_at", "ASCENDING")]),
     # `meetsync status`: the last run of a kind

@@ -360,7 +360,7 @@ def test_renew_channels_dispatches_a_run_whose_shard_jobs_renew(w: System, sched
 def test_renew_channels_sweeps_stale_calendars_or_all(w: System, scheduler: Any) -> None:
     w.channels.watch(ALICE, "primary")  # its first sync just ran: not stale
     answer = scheduler.post("/", json={"action": "sweep"}).get_json()
-    assert answer["meetings"] == {"reconciled": 0, "updated": 0, "released": 0, "requeued": 0}
+    assert answer["meetings"] == {"requeued": 0}
     deliver_jobs(w)
     assert changes_published(w) == []
     scheduler.post("/", json={"action": "sweep", "all": True})

@@ -384,32 +384,75 @@ def test_patch_changes_exactly_the_given_settings_once() -> None:
     assert missing.value.kind == Kind.NOT_FOUND
 
 
-def test_reconcile_due_learns_outcomes_whose_events_were_dropped() -> None:
+def sweep(w: World, shard: int) -> dict[str, list[str]]:
+    """The sweep job's outcome stage for one shard, due now."""
+    done, resume = w.handler.reconcile_shard(shard, due=w.clock.t)
+    assert resume is None
+    return done
+
+
+def test_the_sweep_learns_outcomes_whose_events_were_dropped() -> None:
     w = world()
     meeting = w.create()
-    assert meeting.outcome_check_at == dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)
+    assert meeting.outcome_check_at == T0  # caught up at the next sweep: nothing yet
+    assert sweep(w, meeting.shard) == {"reconciled": [meeting.id], "updated": [], "released": []}
+    after_end = dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)
+    assert w.record(meeting.id).outcome_check_at == after_end
     w.meet.join(meeting.space, email=BOB)
     w.meet.end(meeting.space)  # every event of it dropped
-    assert w.handler.reconcile_due()["reconciled"] == []  # not due before the end
+    assert sweep(w, meeting.shard)["reconciled"] == []  # not due before the end
     w.clock.t = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
-    done = w.handler.reconcile_due()
+    done = sweep(w, meeting.shard)
     assert done["updated"] == [meeting.id] and done["released"] == []
     after = w.record(meeting.id)
     assert after.conferences[0]["state"] == "ended" and after.outcome_check_at is None
     assert live.ENDED in w.sink.types(meeting.id)
-    assert w.handler.reconcile_due()["reconciled"] == []
+    assert sweep(w, meeting.shard)["reconciled"] == []
 
 
-def test_reconcile_due_gives_up_on_a_meeting_that_never_happened() -> None:
+def test_the_sweep_gives_up_on_a_meeting_that_never_happened() -> None:
     w = world()
     meeting = w.create()
     w.clock.t = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
-    assert w.handler.reconcile_due()["reconciled"] == [meeting.id]
+    assert sweep(w, meeting.shard)["reconciled"] == [meeting.id]
     assert w.record(meeting.id).outcome_check_at == w.clock.t + dt.timedelta(hours=1)
     w.clock.t = dt.datetime(2026, 12, 4, tzinfo=dt.UTC)
-    assert w.handler.reconcile_due()["released"] == [meeting.id]
+    assert sweep(w, meeting.shard)["released"] == [meeting.id]
     assert w.events.subscriptions == {}
     assert w.record(meeting.id).public()["conference"]["state"] == "not_started"
+
+
+def test_what_happened_before_the_subscription_is_read_and_google_is_asked_again() -> None:
+    w = world()
+    w.events.fail_next = 1  # Workspace Events refuses the subscription
+    meeting = w.create()
+    assert not meeting.subscription and meeting.outcome_check_at == T0
+    w.meet.join(meeting.space, email=BOB)  # no subscription: Google sends no event
+    w.clock.advance(60)
+    done = sweep(w, meeting.shard)
+    assert done["updated"] == [meeting.id]
+    after = w.record(meeting.id)
+    assert after.subscription_state == "active" and after.conferences[0]["state"] == "live"
+    assert w.sink.types(meeting.id)[-1] == live.STARTED
+    # caught up and subscribed: the next read is the one after the scheduled end
+    assert after.outcome_check_at == dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)
+
+
+def test_a_subscription_refused_again_is_asked_for_hourly() -> None:
+    w = world()
+    w.events.fail_next = 2
+    meeting = w.create()
+    assert sweep(w, meeting.shard) == {"reconciled": [meeting.id], "updated": [], "released": []}
+    after = w.record(meeting.id)
+    assert not after.subscription and after.outcome_check_at == T0 + dt.timedelta(hours=1)
+
+
+def test_the_sweep_stops_when_out_of_time_and_its_continuation_goes_on() -> None:
+    w = world()
+    meeting = w.create()
+    done, resume = w.handler.reconcile_shard(meeting.shard, due=T0, out_of_time=lambda: True)
+    assert done["reconciled"] == [] and resume is not None and resume.stage == "outcomes"
+    assert sweep(w, meeting.shard)["reconciled"] == [meeting.id]
 
 
 def test_disconnect_releases_and_reauthorisation_resumes() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -14,6 +15,7 @@ from shared.domain.errors import AuthRevokedError, BudgetExhaustedError, NotFoun
 from shared.domain.models import ChangeSignal, ChannelState
 from shared.domain.shards import SHARDS, shard_of
 from shared.services.budget import BudgetedCalendar, TokenBucket
+from shared.services.runs import Resume
 from tests.unit.support import ALICE, BOB, KEY, system
 
 DAY = 86_400.0
@@ -166,3 +168,33 @@ def test_a_renewal_job_that_meets_a_spent_budget_leaves_the_rest_to_the_next_run
     stored = [c for c in w.store.channels.values() if c.state == "active"]
     assert len(stored) == 1 and not stored[0].renewal_claim  # the claim was given back
     assert w.renew().renewed == [stored[0].id]  # the next run renews it
+
+
+class _Outcomes:
+    """Records the sweep's outcome stage; the first call runs out of time."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, dt.datetime]] = []
+
+    def reconcile_shard(
+        self, shard: int, *, due: dt.datetime, out_of_time: Callable[[], bool]
+    ) -> tuple[dict[str, list[str]], Resume | None]:
+        self.calls.append((shard, due))
+        if len(self.calls) == 1:
+            return {"reconciled": ["m1"]}, Resume("outcomes", None)
+        return {"reconciled": ["m2"], "updated": ["m2"]}, None
+
+
+def test_a_sweep_job_checks_its_shards_outcomes_after_its_calendars() -> None:
+    w = system()
+    outcomes = _Outcomes()
+    w.maintenance._outcomes = outcomes
+    ahead = w.clock() + dt.timedelta(hours=6)  # a sweep-all run: due a sweep age ahead
+    job = {"kind": "sweep", "run": "r", "shard": 3, "due": ahead.isoformat()}
+    first = w.maintenance.handle(job)
+    assert first["done"] is False and first["counts"] == {"enqueued": 0, "reconciled": 1}
+    assert outcomes.calls == [(3, w.clock())]  # outcome checks due now, not early
+    ((follow, _key, _attrs),) = w.publisher.messages[w.settings.maintenance_topic]
+    assert follow["stage"] == "outcomes" and follow["part"] == 1
+    second = w.maintenance.handle(follow)  # the calendars are not swept again
+    assert second["done"] is True and second["counts"] == {"reconciled": 1, "updated": 1}
