@@ -98,7 +98,7 @@ def parse_time(value: object) -> dt.datetime | None:
     text = value.replace("Z", "+00:00")
     if "." in text:  # Python takes at most 6 fraction digits
         head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]  # the fraction only
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
     try:
         parsed = dt.datetime.fromisoformat(text)

@@ -10,11 +10,22 @@ Every meeting must have converged: `pending` is never an end state. A meeting en
 user), or failed: by Calendar's conference failure (its event stays and is followed), or
 by the create giving up, which leaves nothing behind (no live event, no conference
 running in its space). Every space our create made belongs to a meeting.
+
+What happened in Meet is judged against the emulator's conference records. Always: the
+record never says what did not happen (a conference, an end, a file that Meet does not
+have; an ended conference exactly as Meet has it), and its announcements are exactly its
+facts (one `meeting.started` per conference it holds, one `meeting.ended` per ended one,
+one `recording_ready` or `transcript_ready` per file, naming it). And for a followed
+meeting whose space's events all reached Pub/Sub (none dropped by the delivery faults,
+none possibly lost with a restarted Pub/Sub emulator), the record must be complete: every
+conference, its state, times, people and time in the call, its files, and the attendance
+of every invited person.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import datetime as dt
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +58,11 @@ class World:
     meetings: list[Meeting]
     stream: list[Json] = field(default_factory=list)
     """Outbound CloudEvents in the order the observer received them, duplicates included."""
+    deliveries: list[Json] = field(default_factory=list)
+    """Every attempt of the emulator to publish a Meet event (`/_emulator/event_deliveries`)."""
+    lossy: set[str] = field(default_factory=set)
+    """Spaces whose Meet events may have been lost outside the emulator (a Pub/Sub restart)."""
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 def _private(event: Json) -> Json:
@@ -105,6 +121,16 @@ def judge(world: World) -> list[str]:
         ]
     for subject in stream.keys() - by_id.keys():
         problems.append(f"announcements for unknown meeting {subject}")
+    lossy = world.lossy | _undelivered(world.deliveries)
+    for meeting in world.meetings:
+        if meeting.space:
+            problems += [
+                f"meeting {meeting.id}: {p}"
+                for p in _judge_conferences(
+                    meeting, spaces.get(meeting.space), meeting.space not in lossy, world.now,
+                    stream[meeting.id],
+                )
+            ]  # fmt: skip
     held = {m.space for m in world.meetings if m.space}
     for space in world.spaces:
         if space.get("created_by_app") and space.get("name") not in held:
@@ -224,4 +250,193 @@ def _judge_stream(meeting: Meeting, stream: list[Json]) -> list[str]:
     last_calendar = max(calendar, key=lambda m: int((m.get("data") or {}).get("version", 0)))
     if cancelled and last_calendar.get("type") != "meeting.cancelled":
         problems.append(f"{last_calendar.get('type')} announced after meeting.cancelled")
+    return problems
+
+
+# -- what happened in Meet ----------------------------------------------------------------------
+
+FOLLOWED_FOR = dt.timedelta(days=2)
+"""The product follows a meeting's space until this long after its scheduled end."""
+
+
+def _undelivered(deliveries: list[Json]) -> set[str]:
+    """Spaces (`spaces/{id}`) with a Meet event that never reached Pub/Sub."""
+    delivered = {d.get("ce_id") for d in deliveries if d.get("status") == 200}
+    lost = set()
+    for d in deliveries:
+        if d.get("ce_id") not in delivered:
+            source = str((d.get("attributes") or {}).get("ce-source", ""))
+            lost.add(source.removeprefix("//meet.googleapis.com/"))
+    return lost
+
+
+def _when(value: Any) -> dt.datetime | None:
+    """An RFC 3339 time (nanoseconds allowed) or epoch seconds, to the microsecond."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    text = str(value).replace("Z", "+00:00")
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]  # the fraction only
+        text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
+    return dt.datetime.fromisoformat(text)
+
+
+def _same_time(a: Any, b: Any) -> bool:
+    x, y = _when(a), _when(b)
+    if x is None or y is None:
+        return x is y
+    return abs((x - y).total_seconds()) < 0.001
+
+
+def _file(artifact: Json) -> str | None:
+    destination = artifact.get("driveDestination") or artifact.get("docsDestination") or {}
+    return destination.get("file") or destination.get("document") or None
+
+
+def _person_truth(participant: Json) -> Json:
+    """A participant as Meet has it: who, sessions, seconds in closed sessions, in the call."""
+    if "signedinUser" in participant:
+        kind, name = "signedIn", str(participant.get("email") or "").lower()
+    elif "phoneUser" in participant:
+        kind, name = "phone", participant["phoneUser"].get("displayName", "")
+    else:
+        kind, name = "guest", (participant.get("anonymousUser") or {}).get("displayName", "")
+    seconds = 0
+    for session in participant.get("sessions", []):
+        start, end = _when(session.get("startTime")), _when(session.get("endTime"))
+        if start is not None and end is not None:
+            seconds += max(0, round((end - start).total_seconds()))
+    return {
+        "who": (kind, name),
+        "sessions": len(participant.get("sessions", [])),
+        "totalSeconds": seconds,
+        "inCall": bool(participant.get("in_call")),
+    }
+
+
+def _person_held(person: Json) -> Json:
+    name = person.get("email") if person["kind"] == "signedIn" else person.get("displayName")
+    return {
+        "who": (person["kind"], str(name or "")),
+        "sessions": person.get("sessions"),
+        "totalSeconds": person.get("totalSeconds"),
+        "inCall": person.get("inCall"),
+    }
+
+
+def _people(people: list[Json]) -> list[Json]:
+    return sorted(people, key=lambda p: (p["who"], p["sessions"]))
+
+
+def _files(artifacts: list[Json]) -> dict[str, Any]:
+    return {str(a["name"]): a.get("fileId") for a in artifacts if a.get("fileId")}
+
+
+def _truth_files(conference: Json, kind: str) -> dict[str, Any]:
+    return {
+        str(a["name"]): _file(a)
+        for a in conference.get("artifacts", [])
+        if a.get("kind") == kind and _file(a)
+    }
+
+
+def _conference_problems(held: Json, truth: Json, exact: bool) -> list[str]:
+    name, problems = held["name"], []
+    ended = truth.get("end_time") is not None
+    if not _same_time(held.get("startedAt"), truth.get("start_time")):
+        problems.append(f"{name} started at {held.get('startedAt')}, Meet says otherwise")
+    if held.get("state") == "ended" and not ended:
+        problems.append(f"{name} is held ended; it still runs")
+    final = held.get("state") == "ended"
+    if final or exact:
+        if (held.get("state") == "ended") != ended:
+            problems.append(f"{name} is held {held.get('state')}; Meet says ended={ended}")
+        elif ended and not _same_time(held.get("endedAt"), truth.get("end_time")):
+            problems.append(f"{name} ended at {held.get('endedAt')}, Meet says otherwise")
+        people = _people([_person_held(p) for p in held.get("people", [])])
+        want = _people([_person_truth(p) for p in truth.get("participants", [])])
+        if people != want:
+            problems.append(f"{name} people {people}, Meet says {want}")
+    for kind, field_ in (("recording", "recordings"), ("transcript", "transcripts")):
+        files, truth_files = _files(held.get(field_, [])), _truth_files(truth, kind)
+        wrong = {k: v for k, v in files.items() if truth_files.get(k) != v}
+        if wrong:
+            problems.append(f"{name} holds {kind}s Meet does not have: {wrong}")
+        if exact and files != truth_files:
+            problems.append(f"{name} {kind}s {sorted(files)}, Meet has {sorted(truth_files)}")
+    return problems
+
+
+def _followed(meeting: Meeting, now: dt.datetime) -> bool:
+    end = _when((meeting.end or {}).get("dateTime"))
+    return meeting.status == "ready" and (
+        bool(meeting.recurrence) or end is None or now < end + FOLLOWED_FOR
+    )
+
+
+def _judge_conferences(
+    meeting: Meeting, space: Json | None, complete: bool, now: dt.datetime, stream: list[Json]
+) -> list[str]:
+    """The record's `conferences` and Meet announcements against the space's records."""
+    truth = {str(c.get("name")): c for c in (space or {}).get("conferences", [])}
+    held = {str(c.get("name")): c for c in meeting.conferences}
+    exact = complete and _followed(meeting, now)
+    problems = [f"holds conference {n}, which Meet never had" for n in held.keys() - truth.keys()]
+    if exact:
+        problems += [f"conference {n} was never recorded" for n in truth.keys() - held.keys()]
+    for name in held.keys() & truth.keys():
+        problems += _conference_problems(held[name], truth[name], exact)
+    if exact and not problems:
+        problems += _attendance_problems(meeting, list(truth.values()))
+    return problems + _live_stream(meeting, stream)
+
+
+def _attendance_problems(meeting: Meeting, truth: list[Json]) -> list[str]:
+    """Each invited person joined or not, and their seconds, over every conference."""
+    seconds: Counter[str] = Counter()
+    joined: set[str] = set()
+    for conference in truth:
+        for participant in conference.get("participants", []):
+            person = _person_truth(participant)
+            kind, name = person["who"]
+            if kind == "signedIn":
+                joined.add(name)
+                seconds[name] += person["totalSeconds"]
+    problems = []
+    for row in meeting.public()["attendance"]["attendees"]:
+        email = row["email"]
+        want = {"email": email, "joined": email in joined, "totalSeconds": seconds[email]}
+        if row != want:
+            problems.append(f"attendance {row}, Meet says {want}")
+    return problems
+
+
+def _live_stream(meeting: Meeting, stream: list[Json]) -> list[str]:
+    """Announcements of what happened in Meet are exactly the record's facts, once each."""
+    distinct = {str(m.get("id")): m for m in stream if m.get("type") in LIVE}
+    kinds: Counter[str] = Counter(str(m.get("type")) for m in distinct.values())
+    conferences = meeting.conferences
+    problems = []
+    want = {
+        "meeting.started": len(conferences),
+        "meeting.ended": sum(1 for c in conferences if c.get("state") == "ended"),
+    }
+    for kind, count in want.items():
+        if kinds[kind] != count:
+            problems.append(f"{kinds[kind]} {kind} announcements for {count} such facts")
+    for kind, field_ in (
+        ("meeting.recording_ready", "recordings"),
+        ("meeting.transcript_ready", "transcripts"),
+    ):
+        named = Counter(
+            str(((m.get("data") or {}).get("artifact") or {}).get("name"))
+            for m in distinct.values()
+            if m.get("type") == kind
+        )
+        files = {n for c in conferences for n in _files(c.get(field_, []))}
+        if set(named) != files or any(n > 1 for n in named.values()):
+            problems.append(f"{kind} announced for {dict(named)}, the record's files are {files}")
     return problems

@@ -5,10 +5,15 @@ Everything random comes from `random.Random(seed)`: the users' edits (create, mo
 rename, re-invite, cancel, detach, exceptions of recurring meetings, joins), and the
 faults (dropped, duplicated and reordered notifications; Calendar and Meet 5xx and 429;
 invalidated sync tokens; the worker killed mid-sync; the Firestore and Pub/Sub emulators
-restarted). So a seed's schedule is the same on every run and a failure is replayed by
-its number. After the last step the faults are lifted and the harness plays Cloud
-Scheduler: whenever the system is idle yet does not match the ground truth, it runs the
-product's sweep (the designed defence against lost notifications), and counts it.
+restarted). Between those steps, from a tape of its own (so a seed's calendar schedule
+is the same with or without it), what happens in the meetings' Meet spaces: people join
+(signed in, anonymous, by phone) and leave, a conference is ended for everyone,
+recordings and transcripts are generated, and the delivery of Meet events is faulted
+(dropped, duplicated, reordered). So a seed's schedule is the same on every run and a
+failure is replayed by its number. After the last step the faults are lifted and the
+harness plays Cloud Scheduler: whenever the system is idle yet does not match the ground
+truth, it runs the product's sweep (the designed defence against lost notifications and
+lost Meet events), and counts it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ from tests.chaos.tape import Schedule, Tape
 
 USERS = ("alice@example.com", "bob@example.com")
 GUESTS = ("carol@example.com", "dave@example.com", "erin@example.com")
+PEOPLE: tuple[dict[str, str], ...] = (
+    *({"email": user} for user in USERS),
+    {"anonymous": "Visitor A"},
+    {"anonymous": "Visitor B"},
+    {"phone": "+1 555 0100"},
+)
+"""Who joins a call: the seeded users signed in (the Directory names them), guests, a phone."""
 CHAOS_ENV = {
     "CONFERENCE_WAIT_SECONDS": "1.5",
     "CHANNEL_OVERLAP_SECONDS": "2",
@@ -85,6 +97,19 @@ FAULT_STEPS = {
     "restart_firestore": 0.2,
     "restart_pubsub": 0.2,
 }
+
+MEET_RATE = 0.35
+"""How often a step is followed by something happening in Meet."""
+MEET_STEPS = {
+    "meet_join": 3.0,
+    "meet_leave": 2.0,
+    "meet_end": 0.8,
+    "meet_artifact": 1.2,
+    "events_chaos": 0.8,
+    "events_calm": 0.5,
+    "events_drop_next": 0.5,
+}
+CALM_EVENTS = {"drop_rate": 0.0, "drop_next": 0, "duplicate": False, "reorder": False}
 
 
 @dataclass
@@ -189,6 +214,13 @@ class Run:
         """Targets and arguments of the steps; the kinds come from `plan` (or `schedule`)."""
         self.client = Tape(f"client-{seed}", draws.get("client", []) if replay else None)
         """What the clients of create_meeting do after a failure (stop or retry)."""
+        self.meet = Tape(f"meet-{seed}", draws.get("meet", []) if replay else None)
+        """What happens in Meet between the steps: its own tape, so adding it changed no
+        seed's calendar schedule (and a stored schedule replays with Meet activity)."""
+        self.active_spaces: set[str] = set()
+        """Spaces something happened in (their Meet events may be in flight)."""
+        self.lossy: set[str] = set()
+        """Spaces whose Meet events a Pub/Sub restart may have lost."""
         self.held: list[_Held] = []
         self._known: set[str] = set()
         self._target: _Held | None = None
@@ -223,6 +255,9 @@ class Run:
                     raise
                 done = f"{kind} of {target.id}: no event yet (its create answered 202)"
             self.log.append(f"{done} [{time.monotonic() - began_step:.2f} s]")
+            if self.meet.random() < MEET_RATE:
+                began_step = time.monotonic()
+                self.log.append(f"{self._meet_step()} [{time.monotonic() - began_step:.2f} s]")
             self.observer.pull()
             time.sleep(self.rng.uniform(0, 0.15))  # user think time, not a wait for anything
         self._calm()
@@ -248,7 +283,7 @@ class Run:
 
     def schedule(self, note: str = "") -> Schedule:
         """The schedule as run so far: kinds and draws, to store and replay exactly."""
-        draws = {"details": self.rng.drawn, "client": self.client.drawn}
+        draws = {"details": self.rng.drawn, "client": self.client.drawn, "meet": self.meet.drawn}
         return Schedule(self.seed, list(self.kinds), draws, note)
 
     def _calm(self) -> None:
@@ -256,6 +291,7 @@ class Run:
             "POST", "push", {"drop_rate": 0.0, "drop_next": 0, "duplicate": False, "reorder": False}
         )
         self.env.emu("DELETE", "faults")
+        self.env.emu("POST", "events_delivery", CALM_EVENTS)
         for name in self.env.stack.function_urls:
             if not self.env.stack.procs[name].alive():
                 self.env.stack.restart(name)
@@ -316,6 +352,8 @@ class Run:
             spaces=self.env.emu("GET", "spaces"),
             meetings=meetings,
             stream=list(self.observer.received),
+            deliveries=self.env.emu("GET", "event_deliveries"),
+            lossy=set(self.lossy),
         )
 
     # -- helpers -----------------------------------------------------------------------------
@@ -576,8 +614,119 @@ class Run:
         return "restart the Firestore emulator"
 
     def _restart_pubsub(self) -> str:
+        self.lossy |= self.active_spaces  # their events on the way may be lost with it
         self.env.stack.restart_pubsub(drain=self.observer.drain)
         return "restart the Pub/Sub emulator"
+
+    # -- Meet steps (their own tape) ----------------------------------------------------------
+
+    def _meet_step(self) -> str:
+        point = self.meet.uniform(0, sum(MEET_STEPS.values()))
+        kind = list(MEET_STEPS)[-1]
+        for name, weight in MEET_STEPS.items():
+            point -= weight
+            if point <= 0:
+                kind = name
+                break
+        return str(getattr(self, f"_{kind}")())
+
+    def _spaces(self) -> list[dict[str, Any]]:
+        """The Meet spaces of this seed's meetings the users still hold (by their events'
+        conference), in the order the meetings were made."""
+        codes: dict[str, str] = {}
+        for user in USERS:
+            for event in self.env.emu("GET", f"calendars/{user}/events"):
+                code = (event.get("conferenceData") or {}).get("conferenceId")
+                if code and event.get("status") != "cancelled":
+                    codes[event["id"]] = code
+        by_code = {s.get("meetingCode"): s for s in self.env.emu("GET", "spaces")}
+        found = [by_code.get(codes.get(h.id)) for h in self.held if not h.cancelled]
+        return [s for s in found if s is not None]
+
+    def _activity(self, space: dict[str, Any], action: str, body: dict[str, Any]) -> bool:
+        """One control call on a space; False when Meet says no (a conference the product
+        ended meanwhile: its cancellation ends it)."""
+        sid = str(space["name"]).removeprefix("spaces/")
+        response = self.env.http.request(
+            "POST",
+            f"{self.env.stack.workspace_url}/_emulator/spaces/{sid}/{action}",
+            json=body,
+            timeout=10,
+        )
+        if response.status_code == 409:
+            return False
+        assert response.status_code < 300, (action, response.status_code, response.text)
+        self.active_spaces.add(str(space["name"]))
+        return True
+
+    @staticmethod
+    def _running(space: dict[str, Any]) -> dict[str, Any] | None:
+        return next((c for c in space.get("conferences", []) if not c.get("ended")), None)
+
+    def _meet_join(self) -> str:
+        spaces = self._spaces()
+        if not spaces:
+            return "meet: no space to join"
+        space = self.meet.choice(spaces)
+        who = self.meet.choice(PEOPLE)
+        done = self._activity(space, "join", who)
+        return f"meet: {who} joins {space['name']}" + ("" if done else " (refused)")
+
+    def _meet_leave(self) -> str:
+        running = [
+            (s, p)
+            for s in self._spaces()
+            if (c := self._running(s)) is not None
+            for p in c.get("participants", [])
+            if p.get("in_call")
+        ]
+        if not running:
+            return "meet: nobody in a call to leave"
+        space, person = self.meet.choice(running)
+        if "signedinUser" in person:
+            who = {"email": str(person["email"])}
+        elif "phoneUser" in person:
+            who = {"phone": str(person["phoneUser"]["displayName"])}
+        else:
+            who = {"anonymous": str(person["anonymousUser"]["displayName"])}
+        done = self._activity(space, "leave", who)
+        return f"meet: {who} leaves {space['name']}" + ("" if done else " (had gone)")
+
+    def _meet_end(self) -> str:
+        running = [s for s in self._spaces() if self._running(s) is not None]
+        if not running:
+            return "meet: no call to end"
+        space = self.meet.choice(running)
+        done = self._activity(space, "end", {})
+        return f"meet: the call in {space['name']} is ended" + ("" if done else " (had ended)")
+
+    def _meet_artifact(self) -> str:
+        held = [s for s in self._spaces() if s.get("conferences")]
+        if not held:
+            return "meet: no conference to record"
+        space = self.meet.choice(held)
+        kind = self.meet.choice(("recording", "transcript"))
+        self._activity(space, "artifacts", {"kind": kind})
+        return f"meet: a {kind} of {space['name']}"
+
+    def _events_chaos(self) -> str:
+        settings = {
+            "drop_rate": self.meet.choice((0.0, 0.2, 0.5)),
+            "duplicate": self.meet.random() < 0.5,
+            "reorder": self.meet.random() < 0.5,
+            "seed": self.meet.randrange(10**6),
+        }
+        self.env.emu("POST", "events_delivery", settings)
+        return f"meet events {settings}"
+
+    def _events_calm(self) -> str:
+        self.env.emu("POST", "events_delivery", CALM_EVENTS)
+        return "meet events calm"
+
+    def _events_drop_next(self) -> str:
+        n = self.meet.randrange(1, 4)
+        self.env.emu("POST", "events_delivery", {"drop_next": n})
+        return f"drop the next {n} Meet events"
 
 
 def _poll(check: Callable[[], bool], *, timeout: float) -> bool:

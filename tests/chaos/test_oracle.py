@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ SPACE = "spaces/abc"
 CODE = "aaa-bbbb-ccc"
 START = {"dateTime": "2026-12-01T10:00:00Z"}
 END = {"dateTime": "2026-12-01T11:00:00Z"}
+NOW = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
 
 
 def _event(**over: Any) -> dict[str, Any]:
@@ -76,6 +78,7 @@ def _world() -> World:
         events={MID: _event()},
         spaces=[{"name": SPACE, "meetingCode": CODE, "conferences": []}],
         meetings=[meeting],
+        now=NOW,
         stream=[
             _announce(ready, "meeting.ready"),
             _announce(meeting, "meeting.updated"),
@@ -117,7 +120,7 @@ def _conference_left_running(w: World) -> None:
     w.events[MID]["status"] = "cancelled"
     w.meetings[0] = dataclasses.replace(w.meetings[0], status="cancelled", version=4)
     w.stream.append(_announce(w.meetings[0], "meeting.cancelled"))
-    w.spaces[0]["conferences"] = [{"ended": False}]
+    w.spaces[0]["conferences"] = [{"name": "conferenceRecords/r", "ended": False}]
 
 
 def _unstamped(w: World) -> None:
@@ -193,3 +196,173 @@ def test_each_corruption_is_named(corrupt: Callable[[World], None], named: str) 
     corrupt(world)
     problems = judge(world)
     assert any(named in p for p in problems), problems
+
+
+# -- what happened in Meet ----------------------------------------------------------------------
+
+RECORD = "conferenceRecords/c1"
+RECORDING = f"{RECORD}/recordings/r1"
+
+
+def _truth() -> dict[str, Any]:
+    """The emulator's view of one ended conference: Carol for 30 min, one recording."""
+    return {
+        "name": RECORD,
+        "start_time": dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC).timestamp(),
+        "end_time": dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC).timestamp(),
+        "ended": True,
+        "participants": [
+            {
+                "name": f"{RECORD}/participants/p1",
+                "signedinUser": {"user": "users/1", "displayName": "Carol"},
+                "email": "carol@example.com",
+                "in_call": False,
+                "sessions": [
+                    {"startTime": "2026-12-01T10:00:00Z", "endTime": "2026-12-01T10:30:00.000Z"}
+                ],
+            },
+            {
+                "name": f"{RECORD}/participants/p2",
+                "phoneUser": {"displayName": "+1 555 0100"},
+                "email": None,
+                "in_call": False,
+                "sessions": [
+                    {"startTime": "2026-12-01T10:10:00Z", "endTime": "2026-12-01T10:20:00Z"}
+                ],
+            },
+        ],
+        "artifacts": [{"name": RECORDING, "kind": "recording", "driveDestination": {"file": "f1"}}],
+    }
+
+
+def _held() -> dict[str, Any]:
+    """The same conference as the record keeps it."""
+    return {
+        "name": RECORD,
+        "state": "ended",
+        "startedAt": "2026-12-01T10:00:00Z",
+        "endedAt": "2026-12-01T10:30:00Z",
+        "durationSeconds": 1800,
+        "participants": {"signedIn": 1, "guests": 0, "phone": 1},
+        "people": [
+            {
+                "kind": "phone",
+                "displayName": "+1 555 0100",
+                "email": None,
+                "totalSeconds": 600,
+                "sessions": 1,
+                "inCall": False,
+            },
+            {
+                "kind": "signedIn",
+                "displayName": "Carol",
+                "email": "carol@example.com",
+                "totalSeconds": 1800,
+                "sessions": 1,
+                "inCall": False,
+                "user": "users/1",
+            },
+        ],
+        "recordings": [{"name": RECORDING, "state": "FILE_GENERATED", "fileId": "f1"}],
+        "transcripts": [],
+    }
+
+
+def _met_world() -> World:
+    world = _world()
+    world.spaces[0]["conferences"] = [_truth()]
+    met = dataclasses.replace(world.meetings[0], conferences=[_held()], version=6)
+    world.meetings[0] = met
+    artifact = {"artifact": {"name": RECORDING, "fileId": "f1", "conference": RECORD}}
+    world.stream += [
+        _announce(dataclasses.replace(met, version=4), "meeting.started"),
+        _announce(dataclasses.replace(met, version=5), "meeting.ended"),
+        _announce(met, "meeting.recording_ready", **artifact),
+    ]
+    return world
+
+
+def test_a_meeting_that_took_place_as_meet_says_has_no_discrepancy() -> None:
+    assert judge(_met_world()) == []
+
+
+def _conference_unrecorded(w: World) -> None:
+    w.meetings[0] = dataclasses.replace(w.meetings[0], conferences=[])
+
+
+def _still_live(w: World) -> None:
+    held = {**_held(), "state": "live", "endedAt": None, "durationSeconds": None}
+    w.meetings[0] = dataclasses.replace(w.meetings[0], conferences=[held])
+
+
+def _ended_too_soon(w: World) -> None:
+    w.spaces[0]["conferences"][0].update(end_time=None, ended=False)
+
+
+def _time_miscounted(w: World) -> None:
+    held = _held()
+    held["people"][1]["totalSeconds"] = 1799
+    w.meetings[0] = dataclasses.replace(w.meetings[0], conferences=[held])
+
+
+def _invented_conference(w: World) -> None:
+    other = {**_held(), "name": "conferenceRecords/never"}
+    w.meetings[0] = dataclasses.replace(w.meetings[0], conferences=[_held(), other])
+
+
+def _recording_missed(w: World) -> None:
+    w.meetings[0] = dataclasses.replace(w.meetings[0], conferences=[{**_held(), "recordings": []}])
+
+
+def _recording_announced_twice(w: World) -> None:
+    w.stream.append({**w.stream[-1], "id": "another"})
+
+
+def _end_unannounced(w: World) -> None:
+    w.stream = [m for m in w.stream if m["type"] != "meeting.ended"]
+
+
+def _attendance_wrong(w: World) -> None:
+    w.spaces[0]["conferences"][0]["participants"][0]["email"] = "dave@example.com"
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "named"),
+    [
+        (_conference_unrecorded, "was never recorded"),
+        (_still_live, "is held live"),
+        (_ended_too_soon, "it still runs"),
+        (_time_miscounted, "people"),
+        (_invented_conference, "which Meet never had"),
+        (_recording_missed, "recordings []"),
+        (_recording_announced_twice, "meeting.recording_ready announced"),
+        (_end_unannounced, "0 meeting.ended announcements"),
+        (_attendance_wrong, "people"),
+    ],
+)
+def test_each_meet_corruption_is_named(corrupt: Callable[[World], None], named: str) -> None:
+    world = _met_world()
+    corrupt(world)
+    problems = judge(world)
+    assert any(named in p for p in problems), problems
+
+
+def test_lost_meet_events_excuse_an_incomplete_record_but_not_a_wrong_one() -> None:
+    world = _met_world()
+    world.lossy = {SPACE}
+    _conference_unrecorded(world)
+    world.stream = world.stream[:3]  # no Meet announcement for what was never recorded
+    assert judge(world) == []
+    world = _met_world()
+    world.deliveries = [
+        {
+            "ce_id": "e1",
+            "status": "dropped",
+            "attributes": {"ce-source": f"//meet.googleapis.com/{SPACE}"},
+        }
+    ]
+    _still_live(world)
+    world.stream = [m for m in world.stream if m["type"] != "meeting.ended"]
+    assert judge(world) == []  # the end's event was dropped: live is a true, older view
+    _invented_conference(world)
+    assert any("which Meet never had" in p for p in judge(world))

@@ -330,6 +330,9 @@ def test_parse_time_and_names() -> None:
     assert live.parse_time("2026-01-01T00:00:00.123456789Z") == dt.datetime(
         2026, 1, 1, 0, 0, 0, 123456, tzinfo=dt.UTC
     )
+    assert live.parse_time("2026-01-01T01:30:00.5+01:00") == dt.datetime(
+        2026, 1, 1, 0, 30, 0, 500000, tzinfo=dt.UTC
+    )
     assert live.parse_time("nope") is None
     assert live.space_of("//meet.googleapis.com/spaces/abc") == "spaces/abc"
     assert live.space_of("//meet.googleapis.com/conferenceRecords/abc") is None
