@@ -687,6 +687,8 @@ class MemoryMeet:
         """Per participant, their sessions."""
         self.artifacts: dict[str, list[Json]] = {}
         self.user_ids: dict[str, str] = {}
+        self.fail_next = 0
+        """Conference record listings to refuse (503, as Google's transient errors)."""
 
     def create_space(self, user: str, config: Json) -> Json:
         self.calls["spaces.create"] += 1
@@ -843,6 +845,9 @@ class MemoryMeet:
 
     def list_conference_records(self, user: str, space: str) -> list[Json]:
         self.calls["conferenceRecords.list"] += 1
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransientError("meet: 503 UNAVAILABLE")
         found = [r for r in self.records.values() if r["space"] == space]
         return copy.deepcopy(found[::-1])
 

@@ -486,7 +486,9 @@ class MeetEvents:
         and its next check set (`next_check`); a meeting no longer followed loses its
         subscription. Returns the ids by what was done, and where to resume when
         `out_of_time` stopped it (None when the shard is done)."""
-        done: dict[str, list[str]] = {"reconciled": [], "updated": [], "released": []}
+        done: dict[str, list[str]] = {
+            "reconciled": [], "updated": [], "released": [], "failed": []
+        }  # fmt: skip
         seen: set[str] = set()
         while True:
             page = [
@@ -508,7 +510,16 @@ class MeetEvents:
         if self._subscriptions.wanted(meeting):  # Google refused it before: try again
             meeting = self._subscriptions.ensure(meeting)
         if meeting.space and meeting.status == MeetingStatus.READY:
-            meeting, outcome = self.reconcile(meeting)
+            try:
+                meeting, outcome = self.reconcile(meeting)
+            except ApiError as exc:  # one meeting Meet fails on must not stall its shard
+                _log.warning(
+                    "outcome check failed; it is tried again in an hour",
+                    extra={"meeting": meeting.id, "error": str(exc)},
+                )
+                done["failed"].append(meeting.id)
+                self._subscriptions.check_later(meeting, now + CHECK_EVERY)
+                return
             if outcome == "updated":
                 done["updated"].append(meeting.id)
         done["reconciled"].append(meeting.id)

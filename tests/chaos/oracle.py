@@ -281,7 +281,8 @@ def _when(value: Any) -> dt.datetime | None:
         head, _, rest = text.partition(".")
         digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]  # the fraction only
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest[len(digits) :]}"
-    return dt.datetime.fromisoformat(text)
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _same_time(a: Any, b: Any) -> bool:

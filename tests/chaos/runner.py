@@ -23,10 +23,10 @@ import datetime as dt
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import google.api_core.exceptions
 import googleapiclient.errors
@@ -40,6 +40,7 @@ from shared.store.firestore import MEETINGS
 from tests.chaos.oracle import World, judge
 from tests.chaos.tape import Schedule, Tape
 
+T = TypeVar("T")
 USERS = ("alice@example.com", "bob@example.com")
 GUESTS = ("carol@example.com", "dave@example.com", "erin@example.com")
 PEOPLE: tuple[dict[str, str], ...] = (
@@ -219,6 +220,8 @@ class Run:
         seed's calendar schedule (and a stored schedule replays with Meet activity)."""
         self.active_spaces: set[str] = set()
         """Spaces something happened in (their Meet events may be in flight)."""
+        self._picks: list[float] = []
+        """The current Meet step's numbers (`_meet_step`)."""
         self.lossy: set[str] = set()
         """Spaces whose Meet events a Pub/Sub restart may have lost."""
         self.held: list[_Held] = []
@@ -621,7 +624,10 @@ class Run:
     # -- Meet steps (their own tape) ----------------------------------------------------------
 
     def _meet_step(self) -> str:
-        point = self.meet.uniform(0, sum(MEET_STEPS.values()))
+        """One Meet step. It draws the same five numbers whatever it finds (a call may or
+        may not be running yet, by timing), so the rest of the tape stays in step."""
+        point, *self._picks = (self.meet.random() for _ in range(5))
+        point *= sum(MEET_STEPS.values())
         kind = list(MEET_STEPS)[-1]
         for name, weight in MEET_STEPS.items():
             point -= weight
@@ -629,6 +635,10 @@ class Run:
                 kind = name
                 break
         return str(getattr(self, f"_{kind}")())
+
+    def _pick(self, options: Sequence[T], n: int) -> T:
+        """Option `n` of the step's pre-drawn numbers applied to `options` (not empty)."""
+        return options[min(int(self._picks[n] * len(options)), len(options) - 1)]
 
     def _spaces(self) -> list[dict[str, Any]]:
         """The Meet spaces of this seed's meetings the users still hold (by their events'
@@ -667,8 +677,7 @@ class Run:
         spaces = self._spaces()
         if not spaces:
             return "meet: no space to join"
-        space = self.meet.choice(spaces)
-        who = self.meet.choice(PEOPLE)
+        space, who = self._pick(spaces, 0), self._pick(PEOPLE, 1)
         done = self._activity(space, "join", who)
         return f"meet: {who} joins {space['name']}" + ("" if done else " (refused)")
 
@@ -682,7 +691,7 @@ class Run:
         ]
         if not running:
             return "meet: nobody in a call to leave"
-        space, person = self.meet.choice(running)
+        space, person = self._pick(running, 0)
         if "signedinUser" in person:
             who = {"email": str(person["email"])}
         elif "phoneUser" in person:
@@ -696,7 +705,7 @@ class Run:
         running = [s for s in self._spaces() if self._running(s) is not None]
         if not running:
             return "meet: no call to end"
-        space = self.meet.choice(running)
+        space = self._pick(running, 0)
         done = self._activity(space, "end", {})
         return f"meet: the call in {space['name']} is ended" + ("" if done else " (had ended)")
 
@@ -704,17 +713,16 @@ class Run:
         held = [s for s in self._spaces() if s.get("conferences")]
         if not held:
             return "meet: no conference to record"
-        space = self.meet.choice(held)
-        kind = self.meet.choice(("recording", "transcript"))
+        space, kind = self._pick(held, 0), self._pick(("recording", "transcript"), 1)
         self._activity(space, "artifacts", {"kind": kind})
         return f"meet: a {kind} of {space['name']}"
 
     def _events_chaos(self) -> str:
         settings = {
-            "drop_rate": self.meet.choice((0.0, 0.2, 0.5)),
-            "duplicate": self.meet.random() < 0.5,
-            "reorder": self.meet.random() < 0.5,
-            "seed": self.meet.randrange(10**6),
+            "drop_rate": self._pick((0.0, 0.2, 0.5), 0),
+            "duplicate": self._picks[1] < 0.5,
+            "reorder": self._picks[2] < 0.5,
+            "seed": int(self._picks[3] * 10**6),
         }
         self.env.emu("POST", "events_delivery", settings)
         return f"meet events {settings}"
@@ -724,7 +732,7 @@ class Run:
         return "meet events calm"
 
     def _events_drop_next(self) -> str:
-        n = self.meet.randrange(1, 4)
+        n = self._pick((1, 2, 3), 0)
         self.env.emu("POST", "events_delivery", {"drop_next": n})
         return f"drop the next {n} Meet events"
 

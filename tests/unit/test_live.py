@@ -398,7 +398,9 @@ def test_the_sweep_learns_outcomes_whose_events_were_dropped() -> None:
     w = world()
     meeting = w.create()
     assert meeting.outcome_check_at == T0  # caught up at the next sweep: nothing yet
-    assert sweep(w, meeting.shard) == {"reconciled": [meeting.id], "updated": [], "released": []}
+    assert sweep(w, meeting.shard) == {
+        "reconciled": [meeting.id], "updated": [], "released": [], "failed": []
+    }  # fmt: skip
     after_end = dt.datetime(2026, 12, 1, 11, 30, tzinfo=dt.UTC)
     assert w.record(meeting.id).outcome_check_at == after_end
     w.meet.join(meeting.space, email=BOB)
@@ -445,9 +447,18 @@ def test_a_subscription_refused_again_is_asked_for_hourly() -> None:
     w = world()
     w.events.fail_next = 2
     meeting = w.create()
-    assert sweep(w, meeting.shard) == {"reconciled": [meeting.id], "updated": [], "released": []}
+    assert sweep(w, meeting.shard)["reconciled"] == [meeting.id]
     after = w.record(meeting.id)
     assert not after.subscription and after.outcome_check_at == T0 + dt.timedelta(hours=1)
+
+
+def test_a_meeting_meet_fails_on_is_checked_again_later_and_the_shard_goes_on() -> None:
+    w = world()
+    meeting = w.create()
+    w.meet.fail_next = 1
+    done = sweep(w, meeting.shard)
+    assert done["failed"] == [meeting.id] and done["reconciled"] == []
+    assert w.record(meeting.id).outcome_check_at == T0 + dt.timedelta(hours=1)
 
 
 def test_the_sweep_stops_when_out_of_time_and_its_continuation_goes_on() -> None:
