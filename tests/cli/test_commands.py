@@ -76,9 +76,13 @@ def test_channels_renew_and_sweep_show_what_was_done(env: Env, cli: Cli) -> None
     states = {c["id"]: c["state"] for c in cli.json("channels", "list")["channels"]}
     assert states[old] == "stopping" and sorted(states.values()) == ["active", "stopping"]
 
-    assert cli.json("sweep")["counts"] == {"enqueued": 0}  # synced just now: not stale
+    none = {"reconciled": 0, "updated": 0, "released": 0, "failed": 0}  # no meeting due
+    assert cli.json("sweep")["counts"] == {"enqueued": 0, **none}  # synced just now: not stale
     sweep = cli.json("sweep", "--all")
-    assert sweep["details"] == {"enqueued": [f"{ALICE}:{ALICE}"]}
+    assert sweep["details"] == {
+        "enqueued": [f"{ALICE}:{ALICE}"], "reconciled": [], "updated": [], "released": [],
+        "failed": [],
+    }  # fmt: skip
     status = cli.json("status")
     assert status["last_renew"]["id"] == renew["id"] and status["last_sweep"]["id"] == sweep["id"]
     table = cli("sweep")
