@@ -247,9 +247,10 @@ def _judge_stream(meeting: Meeting, stream: list[Json]) -> list[str]:
     # what happened in Meet (`meeting.started`, `.ended`, ...) may be learnt after the
     # cancellation (ending its conference is part of it): only calendar changes may not follow
     calendar = [m for m in distinct.values() if m.get("type") not in LIVE]
-    last_calendar = max(calendar, key=lambda m: int((m.get("data") or {}).get("version", 0)))
-    if cancelled and last_calendar.get("type") != "meeting.cancelled":
-        problems.append(f"{last_calendar.get('type')} announced after meeting.cancelled")
+    if cancelled:  # (before its own announcements arrive, a meeting may show only Meet's)
+        last = max(calendar, key=lambda m: int((m.get("data") or {}).get("version", 0)))
+        if last.get("type") != "meeting.cancelled":
+            problems.append(f"{last.get('type')} announced after meeting.cancelled")
     return problems
 
 

@@ -366,3 +366,11 @@ def test_lost_meet_events_excuse_an_incomplete_record_but_not_a_wrong_one() -> N
     assert judge(world) == []  # the end's event was dropped: live is a true, older view
     _invented_conference(world)
     assert any("which Meet never had" in p for p in judge(world))
+
+
+def test_a_meeting_heard_of_only_through_meet_so_far_is_judged_not_crashed_on() -> None:
+    world = _met_world()
+    world.stream = [m for m in world.stream if m["type"].startswith("meeting.") and m["type"] in {
+        "meeting.started", "meeting.ended", "meeting.recording_ready"}]  # fmt: skip
+    problems = judge(world)
+    assert any("was never announced (meeting.ready)" in p for p in problems), problems
