@@ -460,8 +460,8 @@ class MeetEvents:
         return self._merge(meeting, entry)
 
     def reconcile(self, meeting: Meeting) -> tuple[Meeting, str]:
-        """Read every conference record of the meeting's space (the sweep, for meetings whose
-        outcome is unknown after their scheduled end: dropped events are caught here)."""
+        """Read every conference record of the meeting's space (the sweep's outcome check:
+        what no event told us, dropped or sent before the subscription, is caught here)."""
         outcome = "unchanged"
         try:
             records = self._meet.list_conference_records(meeting.organizer, meeting.space)
