@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     top.command("renew", ops.maintenance, "renew expiring channels now; the run's report", wait)
     top.command(
         "sweep", ops.maintenance,
-        "sync the calendars nothing synced for the sweep age (--all: every watched one)",
+        "sync the calendars nothing synced for the sweep age (--all: every watched one), "
+        "then read the conference records the meetings are due",
         wait, ("--all", {"action": "store_true", "help": "every watched calendar"}),
     )  # fmt: skip
 
