@@ -426,20 +426,23 @@ class Stack:
         subscriptions again (in the cloud they outlive any outage). The emulator loses the
         messages it held: `drain` runs while the functions are frozen, so an observer can
         take what was published; change signals in flight are lost, a harsher fault than
-        Google's durable Pub/Sub, which the scheduled sweep recovers from."""
+        Google's durable Pub/Sub, which the scheduled sweep recovers from. The functions
+        stay frozen until every topic and subscription is declared again: a publish that
+        reached a topic before its subscriptions existed would reach no one, which Google's
+        subscriptions, outliving the outage, never allow."""
         self._signal_functions(signal.SIGSTOP)
         try:
             drain()
             self.kill("pubsub")
+            proc = self.procs["pubsub"]
+            proc.start()
+            self._wait(proc, f"http://{self.pubsub_host}/")
+            self.create_topics()
+            if self.function_urls:
+                self.create_worker_subscription()
+                self.create_meet_events_subscription()
         finally:
             self._signal_functions(signal.SIGCONT)
-        proc = self.procs["pubsub"]
-        proc.start()
-        self._wait(proc, f"http://{self.pubsub_host}/")
-        self.create_topics()
-        if self.function_urls:
-            self.create_worker_subscription()
-            self.create_meet_events_subscription()
 
     # -- Pub/Sub resources (REST on the emulator) ----------------------------------------------
 
