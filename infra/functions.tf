@@ -96,9 +96,8 @@ locals {
       invokers       = { for m in var.operator_members : m => m }
     }
     # A dispatcher now: it publishes one job per shard to maintenance and stores the
-    # dispatch report. On a sweep it also takes one bounded step of the Meet outcome
-    # reconciliation (Meet as the users, announcements on meeting-events). It builds the
-    # maintenance service, whose channel renewal holds the Calendar client, so it gets a
+    # dispatch report; on a sweep it also requeues pending meetings whose completion job
+    # was lost (a bounded step). It builds the maintenance service, whose channel renewal holds the Calendar client, so it gets a
     # small share of the Calendar budget (conservatively: dispatching makes no Calendar call).
     renew-channels = {
       entry_point    = "renew_channels"
@@ -118,10 +117,10 @@ locals {
     # One shard job per message: each job budgets its work to about 40 s of the 60 s
     # timeout, then publishes its continuation. Publishes to maintenance (continuations),
     # calendar-changes (the sweep's signals) and meeting-events (user.auth_revoked found
-    # by renewal).
+    # by renewal; what a sweep's outcome checks learn from Meet, as the users).
     maintenance = {
       entry_point    = "maintenance"
-      description    = "Does one maintenance shard job (renews the shard's due channels, or sweeps its stale calendars); publishes its continuation when its time budget runs out."
+      description    = "Does one maintenance shard job (renews the shard's due channels, or sweeps its stale calendars and reads the conference records its meetings are due); publishes its continuation when its time budget runs out."
       memory         = "512Mi"
       timeout        = 60
       max_instances  = var.max_instances.maintenance
